@@ -1,0 +1,98 @@
+/* The hub's configuration: one YAML file parsed with libyaml, every key declared once in a
+ * table (type, default, range, doc). The struct is filled by hub_config_load() and owned by
+ * the caller (hub_config_free). Read-only after load, so any thread may read it. */
+#ifndef HUB_CONFIG_H
+#define HUB_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum hub_fsync { HUB_FSYNC_NONE, HUB_FSYNC_INTERVAL, HUB_FSYNC_ALWAYS };
+enum hub_full_policy { HUB_FULL_BLOCK, HUB_FULL_DROP_OLDEST };
+
+struct hub_cfg_route {
+	char *filter;   /* MQTT topic filter, e.g. city/# */
+	char *adapter;  /* adapter name, e.g. native */
+	char *kind;     /* default kind, or NULL */
+	char *template; /* topic template, e.g. city/{kind}/{district}/{sensor_id}, or NULL */
+	json_t *options; /* adapter options as a JSON object (never NULL; owned) */
+	int line;       /* line of the route in the file, for messages */
+};
+
+struct hub_cfg_sink {
+	char *name;   /* unique; names the journal cursor */
+	char *type;   /* "influxdb" */
+	char *url;    /* base URL, e.g. http://127.0.0.1:8086 */
+	int version;  /* 1 = /write, 2 = /api/v2/write */
+	char *database, *retention_policy, *username, *password; /* v1 */
+	char *org, *bucket, *token;                              /* v2 */
+	int gzip;
+	int batch_max_lines;
+	int batch_max_bytes;
+	int flush_ms;
+	int timeout_ms;
+	int retry_base_ms;
+	int retry_cap_ms;
+	int line;
+};
+
+struct hub_config {
+	struct {
+		char *url;
+		char *client_id;
+		int version; /* 3 (MQTT 3.1.1) or 5 */
+		char *username, *password;
+		char *ca_file, *cert_file, *key_file;
+		int tls_insecure;
+		int keepalive_s;
+		int session_expiry_s; /* MQTT 5 */
+		char *share_group;    /* non-empty: subscribe $share/<group>/<filter> */
+		char *deadletter_prefix; /* dead letters go to <prefix>/deadletter/<reason> */
+		int max_inflight;
+	} mqtt;
+	struct {
+		char *dir;
+		int64_t max_bytes;
+		int64_t segment_bytes;
+		enum hub_fsync fsync;
+		int fsync_interval_ms;
+		enum hub_full_policy full_policy;
+	} journal;
+	struct {
+		int64_t max_payload_bytes;
+		int max_fields;
+		int max_records;
+		int max_string_bytes;
+		int64_t max_series;
+	} limits;
+	struct {
+		char *dir; /* NULL or empty = the schemas built into the binary */
+	} schemas;
+	struct {
+		char *listen; /* address, default 127.0.0.1 */
+		int port;     /* 0 = no HTTP API */
+		char *token;  /* bearer token, NULL = none */
+	} http;
+	struct {
+		char *level;
+	} log;
+	struct hub_cfg_route *routes;
+	size_t nroutes;
+	struct hub_cfg_sink *sinks;
+	size_t nsinks;
+	char *path; /* the file loaded, or NULL for defaults */
+};
+
+/* Loads path (NULL = no file: built-in defaults) into cfg. On error returns HUB_EINVAL and
+ * writes "file:line: key: what is wrong" into err; cfg is then freed and zeroed. */
+int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t errlen);
+
+/* Frees everything cfg owns and zeroes it; safe on a zeroed struct. */
+void hub_config_free(struct hub_config *cfg);
+
+/* Writes the reference of every key (Markdown table per section) to out. */
+void hub_config_write_doc(FILE *out);
+
+#endif

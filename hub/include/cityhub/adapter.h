@@ -1,0 +1,42 @@
+/* Adapters: one per gateway payload format. Pure: no I/O, no globals, no logging. */
+#ifndef CITYHUB_ADAPTER_H
+#define CITYHUB_ADAPTER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cityhub/record.h"
+#include "cityhub/reject.h"
+
+/* One MQTT message as the journal holds it. topic and payload are NUL-terminated
+ * (the terminator is not counted in len), borrowed for the duration of the call. */
+struct hub_msg {
+	const char *topic;
+	size_t topic_len;
+	const uint8_t *payload;
+	size_t len;
+	int64_t recv_ns; /* broker-to-hub receive time, ns since the Unix epoch */
+};
+
+struct hub_adapter {
+	const char *name; /* as written in a route's `adapter:` */
+	const char *doc;  /* one line for --list-adapters */
+	/* Optional. Reads the route's `options:` (a JSON object, possibly empty, borrowed) and
+	 * builds the adapter's per-route state, freed with free_state. On a bad option returns
+	 * HUB_EINVAL with a message in err. NULL = the adapter takes no options. */
+	int (*init)(const json_t *options, void **state, char *err, size_t errlen);
+	void (*free_state)(void *state);
+	/* Decodes one message into out (appending records). On rejection returns HUB_EREJECT
+	 * with rej filled; records already appended are then discarded by the caller. */
+	int (*decode)(const struct hub_msg *msg, const void *state, struct hub_recset *out,
+		      struct hub_reject *rej);
+};
+
+/* Returns the adapter registered under name, or NULL. */
+const struct hub_adapter *hub_adapter_find(const char *name);
+
+/* Returns the NULL-terminated table of all adapters. */
+const struct hub_adapter *const *hub_adapter_all(void);
+
+#endif

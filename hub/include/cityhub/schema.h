@@ -1,0 +1,34 @@
+/* Canonical kinds (schemas/ *.json files): fields, types, units, ranges, allowed tags.
+ * Loaded once at start; read-only afterwards, so any thread may use it. */
+#ifndef CITYHUB_SCHEMA_H
+#define CITYHUB_SCHEMA_H
+
+#include <stddef.h>
+
+#include "cityhub/record.h"
+#include "cityhub/reject.h"
+
+struct hub_schemas;
+
+/* Loads the schemas compiled into the binary; NULL with a message in err on failure. */
+struct hub_schemas *hub_schemas_load_builtin(char *err, size_t errlen);
+
+/* Loads every *.json in dir instead; NULL with "file: message" in err on failure. */
+struct hub_schemas *hub_schemas_load_dir(const char *dir, char *err, size_t errlen);
+
+/* Frees the schemas; NULL is a no-op. */
+void hub_schemas_free(struct hub_schemas *s);
+
+/* Returns 1 when kind has a schema. */
+int hub_schemas_has_kind(const struct hub_schemas *s, const char *kind);
+
+/* Validates rec against its kind and converts every field to its canonical unit and type,
+ * in place (strings are allocated from rs). Adds computed fields (e.g. aqi_vn).
+ * HUB_EREJECT with rej filled when the record breaks the schema. */
+int hub_schemas_apply(const struct hub_schemas *s, struct hub_recset *rs, struct hub_record *rec,
+		      struct hub_reject *rej);
+
+/* Returns the number of kinds and, through names, their names (borrowed). */
+size_t hub_schemas_kinds(const struct hub_schemas *s, const char *const **names);
+
+#endif
