@@ -1,0 +1,439 @@
+#include "consumer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cityhub/error.h"
+#include "cityhub/log.h"
+#include "influx.h"
+#include "lineproto.h"
+#include "metrics.h"
+
+#define METRIC_CACHE 48
+#define IDLE_WAIT_MS 100
+#define MONITOR_COMMIT_MS 1000
+
+struct metric_cache {
+	char key[128];
+	struct hub_metric *m;
+};
+
+struct hub_consumer {
+	char *name;
+	struct hub_consumer_env env;
+	pthread_t thread;
+	int started;
+	volatile int stop; /* hard stop: read by hub_influx_write while it waits */
+	_Atomic int draining;
+	_Atomic int healthy;
+	pthread_mutex_t lock; /* guards why */
+	char why[200];
+	struct hub_journal_reader *reader;
+	struct hub_recset rs;
+	uint64_t committed; /* durable cursor */
+	uint64_t done;      /* every entry before this is handled (in a batch or finished) */
+	long long last_commit_ms;
+	/* sink consumers */
+	const struct hub_cfg_sink *sink;
+	struct hub_influx *influx;
+	struct hub_lpbatch batch;
+	long long batch_started_ms;
+	FILE *deadletter_log;
+	/* the kind of consumer: handle one entry, flush what is pending (0 = ok) */
+	void (*handle)(struct hub_consumer *c, const struct hub_jentry *e);
+	int (*flush)(struct hub_consumer *c, int at_end);
+	struct metric_cache cache[METRIC_CACHE];
+	size_t ncache;
+	struct hub_metric *m_lag, *m_lines, *m_encode_err, *m_dropped, *m_healthy;
+};
+
+static struct hub_metric *cached(struct hub_consumer *c, const char *name, const char *help,
+				 const char *labels)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "%s{%s}", name, labels);
+	for (size_t i = 0; i < c->ncache; i++)
+		if (strcmp(c->cache[i].key, key) == 0)
+			return c->cache[i].m;
+	struct hub_metric *m = hub_counter(name, help, labels);
+	if (c->ncache < METRIC_CACHE) {
+		snprintf(c->cache[c->ncache].key, sizeof(c->cache[0].key), "%s", key);
+		c->cache[c->ncache++].m = m;
+	}
+	return m;
+}
+
+static void set_health(struct hub_consumer *c, int healthy, const char *why)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->why, sizeof(c->why), "%s", why ? why : "");
+	pthread_mutex_unlock(&c->lock);
+	atomic_store(&c->healthy, healthy);
+	if (c->m_healthy)
+		hub_metric_set(c->m_healthy, healthy);
+}
+
+static int commit(struct hub_consumer *c)
+{
+	if (c->done == c->committed)
+		return HUB_OK;
+	int rc = hub_journal_cursor_commit(c->env.journal, c->name, c->done);
+	if (rc != HUB_OK) {
+		hub_error("msg=\"cursor commit failed\" consumer=%s err=\"%s\"", c->name, hub_strerror(rc));
+		return rc;
+	}
+	c->committed = c->done;
+	c->last_commit_ms = hub_now_mono_ms();
+	return HUB_OK;
+}
+
+static void update_lag(struct hub_consumer *c)
+{
+	struct hub_journal_stats st;
+	hub_journal_get_stats(c->env.journal, &st);
+	hub_metric_set(c->m_lag, (double)(st.end_offset - c->committed));
+}
+
+/* ---- sink consumers ---- */
+
+static void on_dropped_line(void *ctx, const char *line, size_t len, const char *why)
+{
+	struct hub_consumer *c = ctx;
+	hub_metric_add(c->m_dropped, 1);
+	if (c->deadletter_log) {
+		fprintf(c->deadletter_log, "sink=%s why=\"%s\" line=%.*s\n", c->name, why, (int)len, line);
+		fflush(c->deadletter_log);
+	}
+	hub_warn("msg=\"store refused a line; dropped to the dead-letter log\" sink=%s why=\"%.120s\"",
+		 c->name, why);
+}
+
+static void sink_handle(struct hub_consumer *c, const struct hub_jentry *e)
+{
+	struct hub_msg msg = {e->topic, e->topic_len, e->payload, e->len, e->recv_ns};
+	struct hub_reject rej;
+	const char *adapter;
+	/* Rejects are counted and dead-lettered by the monitor consumer, not here. */
+	if (hub_pipeline_decode(c->env.pipeline, &msg, &c->rs, &rej, &adapter) != HUB_OK)
+		return;
+	if (c->batch.nlines == 0)
+		c->batch_started_ms = hub_now_mono_ms();
+	for (size_t i = 0; i < c->rs.n; i++)
+		if (hub_lpbatch_add(&c->batch, &c->rs.recs[i]) != HUB_OK)
+			hub_metric_add(c->m_encode_err, 1);
+}
+
+static int sink_due(struct hub_consumer *c, int at_end)
+{
+	const struct hub_cfg_sink *s = c->sink;
+	if (c->batch.nlines >= (size_t)s->batch_max_lines || c->batch.buf.len >= (size_t)s->batch_max_bytes)
+		return 1;
+	if (c->batch.nlines > 0)
+		return hub_now_mono_ms() - c->batch_started_ms >= s->flush_ms;
+	/* Nothing to send: still move the cursor past rejected messages, but not on every one. */
+	return at_end && c->done != c->committed;
+}
+
+static int sink_flush(struct hub_consumer *c, int at_end)
+{
+	if (!sink_due(c, at_end) && !atomic_load(&c->draining))
+		return HUB_OK;
+	if (c->batch.nlines > 0) {
+		int rc = hub_influx_write(c->influx, &c->batch, on_dropped_line, c, &c->stop);
+		if (rc == HUB_EAUTH) {
+			struct hub_influx_stats st;
+			hub_influx_get_stats(c->influx, &st);
+			hub_error("msg=\"store refused our credentials; sink stopped, backlog kept\" sink=%s "
+				  "detail=\"%s\"", c->name, st.last_error);
+			set_health(c, 0, st.last_error);
+			return rc;
+		}
+		if (rc != HUB_OK)
+			return rc;
+		hub_metric_add(c->m_lines, c->batch.nlines);
+		hub_lpbatch_clear(&c->batch);
+		set_health(c, 1, NULL);
+	}
+	int rc = commit(c);
+	update_lag(c);
+	return rc;
+}
+
+/* ---- the monitor consumer ---- */
+
+static void base64(struct hub_buf *out, const uint8_t *p, size_t n)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63], i + 1 < n ? tbl[(v >> 6) & 63] : '=',
+			     i + 2 < n ? tbl[v & 63] : '='};
+		hub_buf_append(out, q, 4);
+	}
+}
+
+/* The dead letter: JSON with the reason, the original topic and the payload (as text when it is
+ * valid UTF-8, else base64), so an operator can replay it after fixing the route or gateway. */
+static char *dead_letter(const struct hub_jentry *e, const char *adapter, const struct hub_reject *rej)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s%, s:I}", "reason", rej->reason, "detail", rej->detail,
+			      "adapter", adapter, "topic", e->topic, e->topic_len, "recv_ns",
+			      (json_int_t)e->recv_ns);
+	if (hub_text_valid((const char *)e->payload, e->len) || e->len == 0) {
+		json_object_set_new(o, "payload", json_stringn((const char *)e->payload, e->len));
+	} else {
+		struct hub_buf b = {0};
+		base64(&b, e->payload, e->len);
+		json_object_set_new(o, "payload_base64", json_stringn(b.data ? b.data : "", b.len));
+		hub_buf_fini(&b);
+	}
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static void monitor_reject(struct hub_consumer *c, const struct hub_jentry *e, const char *adapter,
+			   const struct hub_reject *rej)
+{
+	char labels[96];
+	snprintf(labels, sizeof(labels), "reason=\"%s\",adapter=\"%s\"", rej->reason, adapter);
+	hub_metric_add(cached(c, "cityhub_rejected_total", "Messages rejected, by reason and adapter",
+			      labels), 1);
+	hub_debug("msg=\"rejected\" reason=%s adapter=%s detail=\"%s\"", rej->reason, adapter,
+		  rej->detail);
+	if (!c->env.ingest)
+		return;
+	char topic[256];
+	snprintf(topic, sizeof(topic), "%s/deadletter/%s", c->env.cfg->mqtt.deadletter_prefix,
+		 rej->reason);
+	char *body = dead_letter(e, adapter, rej);
+	int rc = body ? hub_ingest_publish(c->env.ingest, topic, body, strlen(body)) : HUB_ENOMEM;
+	free(body);
+	hub_metric_add(cached(c, rc == HUB_OK ? "cityhub_deadletter_published_total"
+					      : "cityhub_deadletter_failed_total",
+			      "Dead letters handed to the MQTT client / that could not be", ""),
+		       1);
+}
+
+static void monitor_handle(struct hub_consumer *c, const struct hub_jentry *e)
+{
+	struct hub_msg msg = {e->topic, e->topic_len, e->payload, e->len, e->recv_ns};
+	struct hub_reject rej = {0};
+	const char *adapter;
+	char labels[96];
+	if (hub_pipeline_decode(c->env.pipeline, &msg, &c->rs, &rej, &adapter) != HUB_OK) {
+		monitor_reject(c, e, adapter, &rej);
+		return;
+	}
+	snprintf(labels, sizeof(labels), "adapter=\"%s\"", adapter);
+	hub_metric_add(cached(c, "cityhub_messages_accepted_total", "Messages decoded and valid",
+			      labels), 1);
+	for (size_t i = 0; i < c->rs.n; i++) {
+		snprintf(labels, sizeof(labels), "kind=\"%s\"", c->rs.recs[i].kind);
+		hub_metric_add(cached(c, "cityhub_records_total", "Canonical records, by kind", labels),
+			       1);
+	}
+}
+
+static int monitor_flush(struct hub_consumer *c, int at_end)
+{
+	(void)at_end;
+	if (hub_now_mono_ms() - c->last_commit_ms < MONITOR_COMMIT_MS && !atomic_load(&c->draining))
+		return HUB_OK;
+	int rc = commit(c);
+	c->last_commit_ms = hub_now_mono_ms();
+	update_lag(c);
+	return rc;
+}
+
+/* ---- the thread ---- */
+
+static void *run(void *arg)
+{
+	struct hub_consumer *c = arg;
+	struct hub_jentry e;
+	int rc = HUB_OK;
+	while (!c->stop && rc != HUB_EAUTH) {
+		if (hub_journal_reader_next(c->reader, &e) == HUB_OK) {
+			c->handle(c, &e);
+			c->done = e.next;
+			rc = c->flush(c, 0);
+			continue;
+		}
+		c->done = hub_journal_reader_offset(c->reader);
+		if (atomic_load(&c->draining)) {
+			c->flush(c, 1);
+			break;
+		}
+		rc = c->flush(c, 1);
+		if (rc == HUB_OK || rc == HUB_EAUTH)
+			hub_journal_wait(c->env.journal, hub_journal_reader_offset(c->reader),
+					 IDLE_WAIT_MS);
+	}
+	/* After an auth failure, keep the backlog and idle until told to stop. */
+	while (rc == HUB_EAUTH && !c->stop && !atomic_load(&c->draining))
+		hub_journal_wait(c->env.journal, UINT64_MAX, IDLE_WAIT_MS);
+	return NULL;
+}
+
+static struct hub_consumer *new_consumer(const struct hub_consumer_env *env, const char *name)
+{
+	struct hub_consumer *c = hub_xcalloc(1, sizeof(*c));
+	c->name = hub_xstrdup(name);
+	c->env = *env;
+	pthread_mutex_init(&c->lock, NULL);
+	atomic_store(&c->healthy, 1);
+	hub_recset_init(&c->rs, 0);
+	char labels[160];
+	snprintf(labels, sizeof(labels), "consumer=\"%s\"", name);
+	c->m_lag = hub_gauge("cityhub_consumer_lag_bytes",
+			     "Journal bytes not yet committed by a consumer", labels);
+	return c;
+}
+
+static int start(struct hub_consumer *c, char *err, size_t errlen)
+{
+	if (hub_journal_cursor_open(c->env.journal, c->name, &c->committed) != HUB_OK) {
+		snprintf(err, errlen, "cannot open journal cursor %s", c->name);
+		return HUB_EIO;
+	}
+	c->done = c->committed;
+	c->last_commit_ms = hub_now_mono_ms();
+	c->reader = hub_journal_reader_new(c->env.journal, c->committed);
+	if (pthread_create(&c->thread, NULL, run, c) != 0) {
+		snprintf(err, errlen, "cannot start thread for %s", c->name);
+		return HUB_EIO;
+	}
+	c->started = 1;
+	hub_info("msg=\"consumer started\" consumer=%s offset=%llu", c->name,
+		 (unsigned long long)c->committed);
+	return HUB_OK;
+}
+
+static void open_deadletter_log(struct hub_consumer *c)
+{
+	struct hub_buf path = {0};
+	hub_buf_printf(&path, "%s/deadletter.log", c->env.cfg->journal.dir);
+	c->deadletter_log = fopen(path.data, "a");
+	if (!c->deadletter_log)
+		hub_warn("msg=\"cannot open the dead-letter log\" path=%s", path.data);
+	hub_buf_fini(&path);
+}
+
+struct hub_consumer *hub_consumer_start_sink(const struct hub_consumer_env *env,
+					     const struct hub_cfg_sink *sink, char *err, size_t errlen)
+{
+	struct hub_consumer *c = new_consumer(env, sink->name);
+	char labels[160];
+	snprintf(labels, sizeof(labels), "sink=\"%s\"", sink->name);
+	c->m_lines = hub_counter("cityhub_sink_lines_total", "Lines the store acknowledged", labels);
+	c->m_dropped = hub_counter("cityhub_sink_lines_dropped_total",
+				   "Lines the store refused (HTTP 400), sent to the dead-letter log", labels);
+	c->m_encode_err = hub_counter("cityhub_sink_encode_errors_total",
+				      "Valid records the line-protocol encoder refused", labels);
+	c->m_healthy = hub_gauge("cityhub_sink_healthy", "1 while the sink's store accepts writes",
+				 labels);
+	hub_metric_set(c->m_healthy, 1);
+	c->sink = sink;
+	c->handle = sink_handle;
+	c->flush = sink_flush;
+	c->influx = hub_influx_new(sink, err, errlen);
+	open_deadletter_log(c);
+	if (!c->influx || start(c, err, errlen) != HUB_OK) {
+		hub_consumer_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct hub_consumer *hub_consumer_start_monitor(const struct hub_consumer_env *env, char *err,
+						size_t errlen)
+{
+	struct hub_consumer *c = new_consumer(env, "monitor");
+	c->handle = monitor_handle;
+	c->flush = monitor_flush;
+	if (start(c, err, errlen) != HUB_OK) {
+		hub_consumer_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void hub_consumer_drain(struct hub_consumer *c)
+{
+	atomic_store(&c->draining, 1);
+}
+
+void hub_consumer_stop(struct hub_consumer *c)
+{
+	c->stop = 1;
+}
+
+int hub_consumer_join(struct hub_consumer *c, int timeout_ms)
+{
+	if (!c->started)
+		return HUB_OK;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(c->thread, NULL, &ts) != 0)
+		return HUB_EAGAIN;
+	c->started = 0;
+	return HUB_OK;
+}
+
+int hub_consumer_healthy(struct hub_consumer *c, char *why, size_t len)
+{
+	int ok = atomic_load(&c->healthy);
+	pthread_mutex_lock(&c->lock);
+	snprintf(why, len, "%s", c->why);
+	pthread_mutex_unlock(&c->lock);
+	if (ok && c->influx) {
+		/* While a write is being retried the store is not taking data. */
+		struct hub_influx_stats st;
+		hub_influx_get_stats(c->influx, &st);
+		if (!st.healthy && st.requests > 0) {
+			snprintf(why, len, "%s", st.last_error);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
+const char *hub_consumer_name(const struct hub_consumer *c)
+{
+	return c->name;
+}
+
+void hub_consumer_free(struct hub_consumer *c)
+{
+	if (!c)
+		return;
+	if (c->started) {
+		c->stop = 1;
+		pthread_join(c->thread, NULL);
+	}
+	hub_journal_reader_free(c->reader);
+	hub_influx_free(c->influx);
+	hub_lpbatch_fini(&c->batch);
+	hub_recset_fini(&c->rs);
+	if (c->deadletter_log)
+		fclose(c->deadletter_log);
+	pthread_mutex_destroy(&c->lock);
+	free(c->name);
+	free(c);
+}

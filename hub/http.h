@@ -1,0 +1,22 @@
+/* The operations HTTP API (libmicrohttpd, its own thread): /healthz, /readyz, /metrics.
+ * Binds to loopback unless configured; optional bearer token. */
+#ifndef HUB_HTTP_H
+#define HUB_HTTP_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct hub_http;
+
+/* Answers readiness: returns 1 when ready, else 0 with reasons (JSON array text) in why. */
+typedef int (*hub_ready_fn)(void *ctx, char *why, size_t len);
+
+/* Starts serving on cfg->http.listen:port (borrowed cfg). NULL with err when it cannot bind. */
+struct hub_http *hub_http_start(const struct hub_config *cfg, hub_ready_fn ready, void *ctx,
+				char *err, size_t errlen);
+
+/* Stops serving and frees; NULL is a no-op. */
+void hub_http_stop(struct hub_http *h);
+
+#endif

@@ -1,0 +1,303 @@
+#include "ingest.h"
+
+#include <MQTTAsync.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cityhub/error.h"
+#include "cityhub/log.h"
+#include "metrics.h"
+
+struct hub_ingest {
+	MQTTAsync client;
+	const struct hub_config *cfg;
+	struct hub_journal *journal;
+	char **filters;
+	int *qos;
+	int nfilters;
+	_Atomic int ready;
+	_Atomic int stopping;
+	_Atomic int need_connect; /* the last connect attempt failed: hub_ingest_tick retries */
+	MQTTAsync_SSLOptions ssl;
+	MQTTProperties props;
+	struct hub_metric *m_received, *m_bytes, *m_truncated, *m_connects;
+};
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Paho holds its lock while this runs: append and return, nothing slow. Always returns 1
+ * (a 0 would make Paho queue this and later messages and acknowledge them unseen). */
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+	struct hub_ingest *in = ctx;
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+	size_t cap = (size_t)in->cfg->limits.max_payload_bytes + 1;
+	if (len > cap) {
+		/* Keep only enough for the pipeline to see it is too large and dead-letter it. */
+		len = cap;
+		hub_metric_add(in->m_truncated, 1);
+	}
+	int rc, warned = 0;
+	while ((rc = hub_journal_append(in->journal, hub_now_real_ns(), topic, tlen, m->payload,
+					len)) == HUB_EIO) {
+		if (!warned++)
+			hub_error("msg=\"journal append failed, retrying\" err=\"%s\"", hub_strerror(rc));
+		sleep_ms(100);
+	}
+	if (rc == HUB_OK) {
+		hub_metric_add(in->m_received, 1);
+		hub_metric_add(in->m_bytes, len);
+	} else {
+		hub_error("msg=\"message not journaled\" topic=\"%.*s\" err=\"%s\"", (int)tlen, topic,
+			  hub_strerror(rc));
+	}
+	MQTTAsync_freeMessage(&m);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+	struct hub_ingest *in = ctx;
+	atomic_store(&in->ready, 0);
+	if (!atomic_load(&in->stopping))
+		hub_warn("msg=\"broker connection lost, reconnecting\" cause=\"%s\"",
+			 cause ? cause : "unknown");
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	struct hub_ingest *in = ctx;
+	atomic_store(&in->ready, 1);
+	hub_info("msg=\"subscribed\" filters=%d", in->nfilters);
+}
+
+static void on_subscribed5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	(void)resp;
+	on_subscribed(ctx, NULL);
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	(void)ctx;
+	hub_error("msg=\"subscribe failed\" code=%d", resp ? resp->code : 0);
+}
+
+static void on_subscribe_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	(void)ctx;
+	hub_error("msg=\"subscribe failed\" code=%d reason=%d", resp ? resp->code : 0,
+		  resp ? (int)resp->reasonCode : 0);
+}
+
+/* Called on the first connect and after every automatic reconnect: (re)subscribe. */
+static void on_connected(void *ctx, char *cause)
+{
+	(void)cause;
+	struct hub_ingest *in = ctx;
+	hub_metric_add(in->m_connects, 1);
+	hub_info("msg=\"connected to broker\" url=%s client_id=%s", in->cfg->mqtt.url,
+		 in->cfg->mqtt.client_id);
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	ro.context = in;
+	if (in->cfg->mqtt.version == 5) {
+		ro.onSuccess5 = on_subscribed5;
+		ro.onFailure5 = on_subscribe_failed5;
+	} else {
+		ro.onSuccess = on_subscribed;
+		ro.onFailure = on_subscribe_failed;
+	}
+	int rc = MQTTAsync_subscribeMany(in->client, in->nfilters, in->filters, in->qos, &ro);
+	if (rc != MQTTASYNC_SUCCESS)
+		hub_error("msg=\"subscribe request failed\" rc=%d", rc);
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	struct hub_ingest *in = ctx;
+	atomic_store(&in->need_connect, 1);
+	hub_warn("msg=\"broker connect failed, retrying\" code=%d detail=\"%s\"", resp ? resp->code : 0,
+		 resp && resp->message ? resp->message : "");
+}
+
+static void on_connect_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	struct hub_ingest *in = ctx;
+	atomic_store(&in->need_connect, 1);
+	hub_warn("msg=\"broker connect failed, retrying\" code=%d reason=%d", resp ? resp->code : 0,
+		 resp ? (int)resp->reasonCode : 0);
+}
+
+static void build_filters(struct hub_ingest *in)
+{
+	const struct hub_config *cfg = in->cfg;
+	in->nfilters = (int)cfg->nroutes;
+	in->filters = hub_xcalloc(cfg->nroutes, sizeof(char *));
+	in->qos = hub_xcalloc(cfg->nroutes, sizeof(int));
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		struct hub_buf b = {0};
+		if (cfg->mqtt.share_group && *cfg->mqtt.share_group)
+			hub_buf_printf(&b, "$share/%s/", cfg->mqtt.share_group);
+		hub_buf_puts(&b, cfg->routes[i].filter);
+		in->filters[i] = b.data;
+		in->qos[i] = 1;
+	}
+}
+
+static int create_client(struct hub_ingest *in, char *err, size_t errlen)
+{
+	const struct hub_config *cfg = in->cfg;
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	if (cfg->mqtt.version == 5)
+		co.MQTTVersion = MQTTVERSION_5;
+	/* Dead letters queued while the broker is away are sent on reconnect. */
+	co.sendWhileDisconnected = 1;
+	co.maxBufferedMessages = 10000;
+	int rc = MQTTAsync_createWithOptions(&in->client, cfg->mqtt.url, cfg->mqtt.client_id,
+					     MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		snprintf(err, errlen, "mqtt.url: cannot create client for %s (rc %d)", cfg->mqtt.url, rc);
+		return HUB_EINVAL;
+	}
+	MQTTAsync_setCallbacks(in->client, in, on_connection_lost, on_message, NULL);
+	MQTTAsync_setConnected(in->client, in, on_connected);
+	return HUB_OK;
+}
+
+struct hub_ingest *hub_ingest_new(const struct hub_config *cfg, struct hub_journal *j, char *err,
+				  size_t errlen)
+{
+	struct hub_ingest *in = hub_xcalloc(1, sizeof(*in));
+	in->cfg = cfg;
+	in->journal = j;
+	in->m_received = hub_counter("cityhub_mqtt_messages_total",
+				     "Messages received from the broker and journaled", "");
+	in->m_bytes = hub_counter("cityhub_mqtt_bytes_total", "Payload bytes journaled", "");
+	in->m_truncated = hub_counter("cityhub_mqtt_truncated_total",
+				      "Oversize payloads cut to limits.max_payload_bytes+1 before journaling", "");
+	in->m_connects = hub_counter("cityhub_mqtt_connects_total", "Successful broker connects", "");
+	build_filters(in);
+	if (create_client(in, err, errlen) != HUB_OK) {
+		hub_ingest_free(in);
+		return NULL;
+	}
+	return in;
+}
+
+static void set_tls(struct hub_ingest *in, MQTTAsync_connectOptions *o)
+{
+	const struct hub_config *cfg = in->cfg;
+	if (strncmp(cfg->mqtt.url, "ssl://", 6) != 0 && strncmp(cfg->mqtt.url, "mqtts://", 8) != 0)
+		return;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	ssl.trustStore = cfg->mqtt.ca_file;
+	ssl.keyStore = cfg->mqtt.cert_file;
+	ssl.privateKey = cfg->mqtt.key_file;
+	ssl.enableServerCertAuth = !cfg->mqtt.tls_insecure;
+	ssl.verify = !cfg->mqtt.tls_insecure;
+	in->ssl = ssl;
+	o->ssl = &in->ssl;
+}
+
+static int connect_now(struct hub_ingest *in)
+{
+	const struct hub_config *cfg = in->cfg;
+	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions o5 = MQTTAsync_connectOptions_initializer5;
+	if (cfg->mqtt.version == 5) {
+		o = o5;
+		/* Persistent session: the broker keeps our subscription and queued QoS 1 messages. */
+		o.cleanstart = 0;
+		MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL};
+		p.value.integer4 = (unsigned)cfg->mqtt.session_expiry_s;
+		MQTTProperties_free(&in->props);
+		MQTTProperties_add(&in->props, &p);
+		o.connectProperties = &in->props;
+		o.onFailure5 = on_connect_failed5;
+	} else {
+		o.cleansession = 0;
+		o.onFailure = on_connect_failed;
+	}
+	o.context = in;
+	o.keepAliveInterval = cfg->mqtt.keepalive_s;
+	o.maxInflight = cfg->mqtt.max_inflight;
+	o.automaticReconnect = 1;
+	o.minRetryInterval = 1;
+	o.maxRetryInterval = 16;
+	o.username = cfg->mqtt.username;
+	o.password = cfg->mqtt.password;
+	set_tls(in, &o);
+	atomic_store(&in->need_connect, 0);
+	int rc = MQTTAsync_connect(in->client, &o);
+	if (rc != MQTTASYNC_SUCCESS) {
+		hub_warn("msg=\"broker connect request failed\" rc=%d", rc);
+		atomic_store(&in->need_connect, 1);
+		return HUB_EIO;
+	}
+	return HUB_OK;
+}
+
+int hub_ingest_start(struct hub_ingest *in)
+{
+	return connect_now(in);
+}
+
+void hub_ingest_tick(struct hub_ingest *in)
+{
+	if (!atomic_load(&in->stopping) && atomic_load(&in->need_connect))
+		connect_now(in);
+}
+
+int hub_ingest_ready(struct hub_ingest *in)
+{
+	return atomic_load(&in->ready);
+}
+
+int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *payload, size_t len)
+{
+	MQTTAsync_message m = MQTTAsync_message_initializer;
+	m.payload = (void *)payload;
+	m.payloadlen = (int)len;
+	m.qos = 1;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int rc = MQTTAsync_sendMessage(in->client, topic, &m, &ro);
+	return rc == MQTTASYNC_SUCCESS ? HUB_OK : HUB_EAGAIN;
+}
+
+void hub_ingest_stop(struct hub_ingest *in, int timeout_ms)
+{
+	atomic_store(&in->stopping, 1);
+	if (!in->client || !MQTTAsync_isConnected(in->client))
+		return;
+	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+	d.timeout = timeout_ms;
+	MQTTAsync_disconnect(in->client, &d);
+	for (int waited = 0; MQTTAsync_isConnected(in->client) && waited < timeout_ms; waited += 10)
+		sleep_ms(10);
+	atomic_store(&in->ready, 0);
+}
+
+void hub_ingest_free(struct hub_ingest *in)
+{
+	if (!in)
+		return;
+	if (in->client)
+		MQTTAsync_destroy(&in->client);
+	for (int i = 0; i < in->nfilters; i++)
+		free(in->filters[i]);
+	free(in->filters);
+	free(in->qos);
+	MQTTProperties_free(&in->props);
+	free(in);
+}

@@ -1,0 +1,319 @@
+/* cityhub: MQTT -> journal -> canonical records -> time-series stores. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "cityhub/adapter.h"
+#include "cityhub/error.h"
+#include "cityhub/log.h"
+#include "cityhub/schema.h"
+#include "config.h"
+#include "consumer.h"
+#include "http.h"
+#include "ingest.h"
+#include "journal.h"
+#include "metrics.h"
+#include "pipeline.h"
+
+#define EXIT_CONFIG 2
+#define SHUTDOWN_DISCONNECT_MS 1000
+#define SHUTDOWN_DRAIN_MS 3000
+
+struct hub {
+	struct hub_config cfg;
+	struct hub_schemas *schemas;
+	struct hub_pipeline *pipeline;
+	struct hub_journal *journal;
+	struct hub_ingest *ingest;
+	struct hub_consumer **consumers;
+	size_t nconsumers;
+	struct hub_http *http;
+};
+
+struct args {
+	const char *config;
+	const char *log_level;
+	int check_only;
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: cityhub [-c FILE] [--log-level debug|info|warn|error]\n"
+	      "       cityhub --check-config FILE   validate a config file and exit (2 if bad)\n"
+	      "       cityhub --config-doc          print the reference of every config key\n"
+	      "       cityhub --list-adapters       print the payload adapters compiled in\n"
+	      "       cityhub --version\n",
+	      out);
+}
+
+static void list_adapters(void)
+{
+	for (const struct hub_adapter *const *a = hub_adapter_all(); *a; a++)
+		printf("%-12s %s\n", (*a)->name, (*a)->doc);
+}
+
+/* Parses argv; returns -1 to go on, or an exit code for flags that finish at once. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		int has_value = i + 1 < argc;
+		if ((strcmp(s, "-c") == 0 || strcmp(s, "--config") == 0) && has_value) {
+			a->config = argv[++i];
+		} else if (strcmp(s, "--check-config") == 0 && has_value) {
+			a->config = argv[++i];
+			a->check_only = 1;
+		} else if (strcmp(s, "--log-level") == 0 && has_value) {
+			a->log_level = argv[++i];
+		} else if (strcmp(s, "--config-doc") == 0) {
+			hub_config_write_doc(stdout);
+			return 0;
+		} else if (strcmp(s, "--list-adapters") == 0) {
+			list_adapters();
+			return 0;
+		} else if (strcmp(s, "--version") == 0) {
+			puts("cityhub " CITYHUB_VERSION);
+			return 0;
+		} else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "cityhub: unknown or incomplete argument: %s\n", s);
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	return -1;
+}
+
+/* Loads config, log level, schemas and routes: everything --check-config validates. */
+static int load(struct hub *h, const struct args *a)
+{
+	char err[1024] = "";
+	if (hub_config_load(a->config, &h->cfg, err, sizeof(err)) != HUB_OK) {
+		fprintf(stderr, "cityhub: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	enum hub_log_level lvl;
+	const char *name = a->log_level ? a->log_level : h->cfg.log.level;
+	if (hub_log_parse_level(name, &lvl) != HUB_OK) {
+		fprintf(stderr, "cityhub: log level %s: use debug|info|warn|error\n", name);
+		return EXIT_CONFIG;
+	}
+	hub_log_set_level(lvl);
+	const char *dir = h->cfg.schemas.dir;
+	h->schemas = dir && *dir ? hub_schemas_load_dir(dir, err, sizeof(err))
+				 : hub_schemas_load_builtin(err, sizeof(err));
+	if (!h->schemas) {
+		fprintf(stderr, "cityhub: schemas: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	h->pipeline = hub_pipeline_new(&h->cfg, h->schemas, err, sizeof(err));
+	if (!h->pipeline) {
+		fprintf(stderr, "cityhub: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
+static int open_journal(struct hub *h)
+{
+	char err[512] = "";
+	if (mkdir(h->cfg.journal.dir, 0750) != 0 && errno != EEXIST) {
+		hub_error("msg=\"cannot create journal dir\" dir=%s err=\"%s\"", h->cfg.journal.dir,
+			  strerror(errno));
+		return 1;
+	}
+	struct hub_journal_opts o = {
+		.dir = h->cfg.journal.dir,
+		.max_bytes = (uint64_t)h->cfg.journal.max_bytes,
+		.segment_bytes = (uint64_t)h->cfg.journal.segment_bytes,
+		.fsync = h->cfg.journal.fsync,
+		.fsync_interval_ms = h->cfg.journal.fsync_interval_ms,
+		.full_policy = h->cfg.journal.full_policy,
+	};
+	h->journal = hub_journal_open(&o, err, sizeof(err));
+	if (!h->journal) {
+		hub_error("msg=\"cannot open journal\" dir=%s err=\"%s\"", o.dir, err);
+		return 1;
+	}
+	return 0;
+}
+
+static int start_consumers(struct hub *h)
+{
+	char err[512] = "";
+	struct hub_consumer_env env = {&h->cfg, h->journal, h->pipeline, h->ingest};
+	h->consumers = hub_xcalloc(h->cfg.nsinks + 1, sizeof(*h->consumers));
+	h->consumers[h->nconsumers] = hub_consumer_start_monitor(&env, err, sizeof(err));
+	if (!h->consumers[h->nconsumers]) {
+		hub_error("msg=\"cannot start monitor\" err=\"%s\"", err);
+		return 1;
+	}
+	h->nconsumers++;
+	for (size_t i = 0; i < h->cfg.nsinks; i++) {
+		h->consumers[h->nconsumers] = hub_consumer_start_sink(&env, &h->cfg.sinks[i], err,
+								      sizeof(err));
+		if (!h->consumers[h->nconsumers]) {
+			hub_error("msg=\"cannot start sink\" sink=%s err=\"%s\"", h->cfg.sinks[i].name, err);
+			return 1;
+		}
+		h->nconsumers++;
+	}
+	return 0;
+}
+
+static void json_quote(struct hub_buf *b, const char *s)
+{
+	hub_buf_puts(b, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			hub_buf_printf(b, "\\%c", *s);
+		else if ((unsigned char)*s >= 0x20)
+			hub_buf_append(b, s, 1);
+	}
+	hub_buf_puts(b, "\"");
+}
+
+/* /readyz: the broker subscription is up and every sink's store takes writes. */
+static int ready(void *ctx, char *why, size_t len)
+{
+	struct hub *h = ctx;
+	struct hub_buf b = {0};
+	int ok = 1;
+	hub_buf_puts(&b, "[");
+	if (!hub_ingest_ready(h->ingest)) {
+		ok = 0;
+		hub_buf_puts(&b, "\"mqtt: not connected\"");
+	}
+	for (size_t i = 0; i < h->nconsumers; i++) {
+		char reason[256];
+		if (hub_consumer_healthy(h->consumers[i], reason, sizeof(reason)))
+			continue;
+		char item[400];
+		snprintf(item, sizeof(item), "%s: %s", hub_consumer_name(h->consumers[i]), reason);
+		hub_buf_puts(&b, ok ? "" : ",");
+		json_quote(&b, item);
+		ok = 0;
+	}
+	hub_buf_puts(&b, "]");
+	snprintf(why, len, "%s", ok ? "" : b.data);
+	hub_buf_fini(&b);
+	return ok;
+}
+
+static void update_journal_gauges(struct hub *h)
+{
+	struct hub_journal_stats st;
+	hub_journal_get_stats(h->journal, &st);
+	hub_metric_set(hub_gauge("cityhub_journal_bytes", "Bytes of journal segments on disk", ""),
+		       (double)st.bytes);
+	hub_metric_set(hub_gauge("cityhub_journal_segments", "Journal segment files", ""),
+		       (double)st.segments);
+	hub_metric_set(hub_gauge("cityhub_journal_dropped", "Entries dropped by drop_oldest since start",
+				 ""), (double)st.dropped);
+	hub_metric_set(hub_gauge("cityhub_journal_corrupt", "Damaged entries found at start", ""),
+		       (double)st.corrupt);
+	hub_metric_set(hub_gauge("cityhub_journal_full_waits",
+				 "Appends that waited for space (policy block) since start", ""),
+		       (double)st.full_waits);
+}
+
+/* Waits for SIGTERM/SIGINT, ticking once a second. */
+static void wait_for_signal(struct hub *h, const sigset_t *set)
+{
+	struct timespec tick = {1, 0};
+	for (;;) {
+		int sig = sigtimedwait(set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			hub_info("msg=\"shutting down\" signal=%d", sig);
+			return;
+		}
+		if (sig == SIGHUP)
+			hub_warn("msg=\"SIGHUP ignored: restart the hub to apply a new config\"");
+		hub_ingest_tick(h->ingest);
+		update_journal_gauges(h);
+	}
+}
+
+/* Stops in order: no new messages, consumers flush what they can, journal synced. */
+static void shutdown_hub(struct hub *h)
+{
+	hub_http_stop(h->http);
+	h->http = NULL;
+	if (h->ingest)
+		hub_ingest_stop(h->ingest, SHUTDOWN_DISCONNECT_MS);
+	for (size_t i = 0; i < h->nconsumers; i++)
+		hub_consumer_drain(h->consumers[i]);
+	for (size_t i = 0; i < h->nconsumers; i++) {
+		if (hub_consumer_join(h->consumers[i], i == 0 ? SHUTDOWN_DRAIN_MS : 100) != HUB_OK) {
+			hub_warn("msg=\"consumer did not drain in time; its backlog stays in the journal\" "
+				 "consumer=%s", hub_consumer_name(h->consumers[i]));
+			hub_consumer_stop(h->consumers[i]);
+		}
+	}
+	for (size_t i = 0; i < h->nconsumers; i++)
+		hub_consumer_free(h->consumers[i]);
+	free(h->consumers);
+	hub_ingest_free(h->ingest);
+	hub_journal_close(h->journal);
+	hub_pipeline_free(h->pipeline);
+	hub_schemas_free(h->schemas);
+	hub_config_free(&h->cfg);
+	hub_metrics_reset();
+}
+
+static int run(struct hub *h)
+{
+	char err[512] = "";
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Block before any thread starts so only the main thread takes these signals. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (open_journal(h) != 0)
+		return 1;
+	h->ingest = hub_ingest_new(&h->cfg, h->journal, err, sizeof(err));
+	if (!h->ingest) {
+		hub_error("msg=\"cannot create MQTT client\" err=\"%s\"", err);
+		return 1;
+	}
+	if (start_consumers(h) != 0)
+		return 1;
+	if (h->cfg.http.port > 0) {
+		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
+		if (!h->http) {
+			hub_error("msg=\"cannot start HTTP API\" err=\"%s\"", err);
+			return 1;
+		}
+	}
+	hub_ingest_start(h->ingest);
+	hub_info("msg=\"cityhub started\" version=%s broker=%s sinks=%zu routes=%zu", CITYHUB_VERSION,
+		 h->cfg.mqtt.url, h->cfg.nsinks, h->cfg.nroutes);
+	wait_for_signal(h, &set);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {0};
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	struct hub h = {0};
+	rc = load(&h, &a);
+	if (rc == 0 && a.check_only)
+		printf("%s: ok\n", a.config);
+	else if (rc == 0)
+		rc = run(&h);
+	shutdown_hub(&h);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* From a journal entry to validated canonical records: route by topic filter, decode with the
+ * route's adapter, fill kind/sensor/tags from the topic template, check limits, apply the
+ * schema. One pipeline is shared by every consumer thread: routes and schemas are read-only
+ * after creation and the series guard is locked inside. */
+#ifndef HUB_PIPELINE_H
+#define HUB_PIPELINE_H
+
+#include <stddef.h>
+
+#include "cityhub/adapter.h"
+#include "cityhub/schema.h"
+#include "config.h"
+
+struct hub_pipeline;
+
+/* Builds the routes of cfg (adapters looked up, options checked) over schemas (borrowed; must
+ * outlive the pipeline). NULL with "file:line: routes[i]...: message" in err. */
+struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct hub_schemas *schemas,
+				      char *err, size_t errlen);
+
+/* Frees the pipeline; NULL is a no-op. */
+void hub_pipeline_free(struct hub_pipeline *p);
+
+/* Decodes msg into out (cleared first). HUB_OK, or HUB_EREJECT with rej filled and out empty.
+ * *adapter is set to the name of the adapter used ("none" when no route matched). */
+int hub_pipeline_decode(struct hub_pipeline *p, const struct hub_msg *msg, struct hub_recset *out,
+			struct hub_reject *rej, const char **adapter);
+
+/* Returns 1 when topic matches the MQTT filter (with + and # wildcards). */
+int hub_topic_matches(const char *filter, const char *topic);
+
+/* Returns 1 when s (len bytes) is valid UTF-8 with no control characters. */
+int hub_text_valid(const char *s, size_t len);
+
+#endif
