@@ -250,8 +250,10 @@ static void shutdown_hub(struct hub *h)
 		hub_ingest_stop(h->ingest, SHUTDOWN_DISCONNECT_MS);
 	for (size_t i = 0; i < h->nconsumers; i++)
 		hub_consumer_drain(h->consumers[i]);
+	long long deadline = hub_now_mono_ms() + SHUTDOWN_DRAIN_MS;
 	for (size_t i = 0; i < h->nconsumers; i++) {
-		if (hub_consumer_join(h->consumers[i], i == 0 ? SHUTDOWN_DRAIN_MS : 100) != HUB_OK) {
+		long long left = deadline - hub_now_mono_ms();
+		if (hub_consumer_join(h->consumers[i], left > 0 ? (int)left : 0) != HUB_OK) {
 			hub_warn("msg=\"consumer did not drain in time; its backlog stays in the journal\" "
 				 "consumer=%s", hub_consumer_name(h->consumers[i]));
 			hub_consumer_stop(h->consumers[i]);
