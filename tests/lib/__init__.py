@@ -1,0 +1,1 @@
+"""Helpers shared by the cityhub integration tests (standard library only)."""
