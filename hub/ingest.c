@@ -198,7 +198,8 @@ struct hub_ingest *hub_ingest_new(const struct hub_config *cfg, struct hub_journ
 static void set_tls(struct hub_ingest *in, MQTTAsync_connectOptions *o)
 {
 	const struct hub_config *cfg = in->cfg;
-	if (strncmp(cfg->mqtt.url, "ssl://", 6) != 0 && strncmp(cfg->mqtt.url, "mqtts://", 8) != 0)
+	if (strncmp(cfg->mqtt.url, "ssl://", 6) != 0 && strncmp(cfg->mqtt.url, "mqtts://", 8) != 0 &&
+	    strncmp(cfg->mqtt.url, "wss://", 6) != 0)
 		return;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	ssl.trustStore = cfg->mqtt.ca_file;

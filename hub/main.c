@@ -99,6 +99,14 @@ static int load(struct hub *h, const struct args *a)
 		fprintf(stderr, "cityhub: %s\n", err);
 		return EXIT_CONFIG;
 	}
+	/* An entry must fit in one segment: the largest payload, a topic (MQTT caps it at 64 KiB)
+	 * and the entry header. */
+	if (h->cfg.journal.segment_bytes < h->cfg.limits.max_payload_bytes + 65536 + 64) {
+		fprintf(stderr, "cityhub: %s: journal.segment_bytes: must exceed "
+				"limits.max_payload_bytes by at least 64KiB\n",
+			a->config ? a->config : "(defaults)");
+		return EXIT_CONFIG;
+	}
 	enum hub_log_level lvl;
 	const char *name = a->log_level ? a->log_level : h->cfg.log.level;
 	if (hub_log_parse_level(name, &lvl) != HUB_OK) {

@@ -13,6 +13,7 @@
 struct unit_conv {
 	char *name;
 	double scale;
+	double divisor; /* scale = 1/divisor exactly: dividing keeps 55 %RH -> 0.55 exact */
 	double offset;
 };
 
@@ -97,6 +98,8 @@ static int load_units(json_t *units, struct field_def *fd)
 		fd->units[i].name = hub_xstrdup(name);
 		fd->units[i].scale = json_number_value(json_array_get(conv, 0));
 		fd->units[i].offset = json_number_value(json_array_get(conv, 1));
+		double inv = 1.0 / fd->units[i].scale;
+		fd->units[i].divisor = inv > 1 && fabs(inv - nearbyint(inv)) < 1e-9 ? nearbyint(inv) : 0;
 		i++;
 	}
 	return HUB_OK;
@@ -359,7 +362,7 @@ static int convert_unit(const struct field_def *fd, struct hub_field *f, struct 
 		double v;
 		if (numeric(f, &v)) {
 			f->v.type = HUB_FT_DOUBLE;
-			f->v.u.d = v * u->scale + u->offset;
+			f->v.u.d = (u->divisor ? v / u->divisor : v * u->scale) + u->offset;
 		}
 		return HUB_OK;
 	}

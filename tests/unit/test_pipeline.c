@@ -1,0 +1,183 @@
+/* Routing, topic templates, limits and the series guard of hub/pipeline.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cityhub/error.h"
+#include "cityhub/schema.h"
+#include "config.h"
+#include "pipeline.h"
+
+static void topic_filters(void **state)
+{
+	(void)state;
+	assert_true(hub_topic_matches("city/#", "city/air_quality/p1/a"));
+	assert_true(hub_topic_matches("city/#", "city"));
+	assert_true(hub_topic_matches("#", "anything/at/all"));
+	assert_true(hub_topic_matches("city/+/p1/+", "city/noise/p1/n-1"));
+	assert_true(hub_topic_matches("+/+", "a/b"));
+	assert_true(hub_topic_matches("a/+/c", "a//c"));
+	assert_false(hub_topic_matches("city/+", "city/a/b"));
+	assert_false(hub_topic_matches("city/+/x", "city/a"));
+	assert_false(hub_topic_matches("city", "city/a"));
+	assert_false(hub_topic_matches("city/a", "city/ab"));
+	assert_false(hub_topic_matches("city/ab", "city/a"));
+	assert_false(hub_topic_matches("#", "$SYS/broker/uptime"));
+	assert_false(hub_topic_matches("+/broker", "$SYS/broker"));
+	assert_true(hub_topic_matches("$SYS/#", "$SYS/broker"));
+}
+
+static void text_validation(void **state)
+{
+	(void)state;
+	assert_true(hub_text_valid("plain", 5));
+	assert_true(hub_text_valid("Mỹ Tho", strlen("Mỹ Tho")));
+	assert_true(hub_text_valid("\xf0\x9f\x8c\x8a", 4)); /* a 4-byte emoji */
+	assert_false(hub_text_valid("a\nb", 3));
+	assert_false(hub_text_valid("a\rb", 3));
+	assert_false(hub_text_valid("a\tb", 3));
+	assert_false(hub_text_valid("a\0b", 3));
+	assert_false(hub_text_valid("\x7f", 1));
+	assert_false(hub_text_valid("\xff", 1));
+	assert_false(hub_text_valid("\xc3", 1));          /* truncated sequence */
+	assert_false(hub_text_valid("\xc0\xaf", 2));      /* overlong '/' */
+	assert_false(hub_text_valid("\xed\xa0\x80", 3));  /* UTF-16 surrogate */
+	assert_false(hub_text_valid("\xf4\x90\x80\x80", 4)); /* beyond U+10FFFF */
+}
+
+struct fixture {
+	struct hub_config cfg;
+	struct hub_cfg_route routes[2];
+	struct hub_schemas *schemas;
+	struct hub_pipeline *p;
+	struct hub_recset rs;
+};
+
+static int setup(void **state)
+{
+	static struct fixture f;
+	memset(&f, 0, sizeof(f));
+	char err[256];
+	f.schemas = hub_schemas_load_builtin(err, sizeof(err));
+	assert_non_null(f.schemas);
+	f.routes[0] = (struct hub_cfg_route){.filter = "city/#", .adapter = "native",
+					     .template = "city/{kind}/{district}/{sensor_id}",
+					     .options = json_object()};
+	f.routes[1] = (struct hub_cfg_route){.filter = "legacy/+", .adapter = "native",
+					     .kind = "noise", .template = "legacy/{_}/#",
+					     .options = json_object()};
+	f.cfg.routes = f.routes;
+	f.cfg.nroutes = 2;
+	f.cfg.limits.max_payload_bytes = 1024;
+	f.cfg.limits.max_fields = 4;
+	f.cfg.limits.max_records = 3;
+	f.cfg.limits.max_string_bytes = 16;
+	f.cfg.limits.max_series = 3;
+	f.p = hub_pipeline_new(&f.cfg, f.schemas, err, sizeof(err));
+	assert_non_null(f.p);
+	hub_recset_init(&f.rs, 0);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	hub_recset_fini(&f->rs);
+	hub_pipeline_free(f->p);
+	hub_schemas_free(f->schemas);
+	json_decref(f->routes[0].options);
+	json_decref(f->routes[1].options);
+	return 0;
+}
+
+/* Decodes payload on topic; returns the reject reason, or "ok". */
+static const char *decode(struct fixture *f, const char *topic, const char *payload)
+{
+	struct hub_msg m = {topic, strlen(topic), (const uint8_t *)payload, strlen(payload), 42};
+	struct hub_reject rej;
+	const char *adapter;
+	int rc = hub_pipeline_decode(f->p, &m, &f->rs, &rej, &adapter);
+	return rc == HUB_OK ? "ok" : rej.reason;
+}
+
+static void template_fills_identity_and_tags(void **state)
+{
+	struct fixture *f = *state;
+	assert_string_equal(decode(f, "city/noise/phuong-9/n-1", "{\"fields\":{\"laeq_db\":60}}"),
+			    "ok");
+	assert_int_equal(f->rs.n, 1);
+	struct hub_record *r = &f->rs.recs[0];
+	assert_string_equal(r->kind, "noise");
+	assert_string_equal(r->sensor_id, "n-1");
+	assert_string_equal(hub_record_tag(r, "district"), "phuong-9");
+	assert_int_equal(r->ts_ns, 42); /* no time in the payload: the receive time */
+	/* Topic tags win over payload tags. */
+	assert_string_equal(decode(f, "city/noise/phuong-9/n-1",
+				   "{\"tags\":{\"district\":\"forged\"},\"fields\":{\"laeq_db\":60}}"),
+			    "ok");
+	assert_string_equal(hub_record_tag(&f->rs.recs[0], "district"), "phuong-9");
+	/* The route's default kind, '{_}' ignored, '#' accepts deeper topics. */
+	assert_string_equal(decode(f, "legacy/x", "{\"sensor_id\":\"n-2\",\"fields\":{\"laeq_db\":1}}"),
+			    "ok");
+	assert_string_equal(f->rs.recs[0].kind, "noise");
+	assert_int_equal(f->rs.recs[0].ntags, 0);
+}
+
+static void rejects_by_reason(void **state)
+{
+	struct fixture *f = *state;
+	const char *ok = "{\"fields\":{\"laeq_db\":60}}";
+	assert_string_equal(decode(f, "other/topic", ok), HUB_R_NO_ROUTE);
+	assert_string_equal(decode(f, "city/noise/phuong-9", ok), HUB_R_BAD_TOPIC);
+	assert_string_equal(decode(f, "city/noise/phuong-9/n-1/extra", ok), HUB_R_BAD_TOPIC);
+	assert_string_equal(decode(f, "city/noise//n-1", ok), HUB_R_BAD_TOPIC);
+	assert_string_equal(decode(f, "city/noise/p/n-1", ""), HUB_R_EMPTY);
+	assert_string_equal(decode(f, "city/noise/p/0123456789abcdefX", ok), HUB_R_BAD_STRING);
+	assert_string_equal(decode(f, "city/noise/p/n\\", ok), HUB_R_BAD_TAG);
+	assert_string_equal(
+		decode(f, "city/weather/p/w", "{\"fields\":{\"temperature_c\":1,\"humidity\":0.5,"
+					      "\"rain_mm\":0,\"wind_speed_ms\":1,\"pressure_hpa\":1000}}"),
+		HUB_R_TOO_MANY);
+	assert_string_equal(decode(f, "city/noise/p/n-1", "[{\"fields\":{\"laeq_db\":1}},"
+							  "{\"fields\":{\"laeq_db\":1}},{\"fields\":{\"laeq_db\":1}},"
+							  "{\"fields\":{\"laeq_db\":1}}]"),
+			    HUB_R_TOO_MANY);
+	char big[1100];
+	memset(big, ' ', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_string_equal(decode(f, "city/noise/p/n-1", big), HUB_R_TOO_LARGE);
+	/* A rejected message leaves no records behind. */
+	assert_int_equal(f->rs.n, 0);
+}
+
+static void series_guard_admits_known_sensors_only_up_to_the_limit(void **state)
+{
+	struct fixture *f = *state;
+	const char *ok = "{\"fields\":{\"laeq_db\":60}}";
+	assert_string_equal(decode(f, "city/noise/p/s1", ok), "ok");
+	assert_string_equal(decode(f, "city/noise/p/s2", ok), "ok");
+	assert_string_equal(decode(f, "city/noise/p/s3", ok), "ok");
+	assert_string_equal(decode(f, "city/noise/p/s4", ok), HUB_R_SERIES_LIMIT);
+	assert_string_equal(decode(f, "city/noise/p/s2", ok), "ok");
+	/* Same sensor id, other kind: another series. */
+	assert_string_equal(decode(f, "city/weather/p/s1", "{\"fields\":{\"rain_mm\":1}}"),
+			    HUB_R_SERIES_LIMIT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(topic_filters),
+		cmocka_unit_test(text_validation),
+		cmocka_unit_test_setup_teardown(template_fills_identity_and_tags, setup, teardown),
+		cmocka_unit_test_setup_teardown(rejects_by_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(series_guard_admits_known_sensors_only_up_to_the_limit,
+						setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
