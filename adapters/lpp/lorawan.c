@@ -1,0 +1,490 @@
+/* Shared by the ttn and chirpstack adapters: options, decoded objects, base64 LPP frames and
+ * the link record (docs/payloads/ttn.md, docs/payloads/chirpstack.md). */
+#include "lorawan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cityhub/error.h"
+#include "cityhub/timefmt.h"
+
+#define MAX_DEPTH 4  /* nesting of decoded objects we flatten ("a.b.c.d") */
+#define MAX_PATH 256 /* longest flattened key path */
+
+static const char *const lorawan_option_keys[] = {"kind",    "channels", "unmapped",  "fields",
+                                                  "payload", "link",     "sensor_id", NULL};
+static const char *const sources[] = {"auto", "decoded", "lpp", NULL};
+
+/* Returns the index of s in the NULL-terminated list, or -1. */
+static int lookup(const char *const *list, const char *s)
+{
+	for (int i = 0; s && list[i]; i++)
+		if (strcmp(list[i], s) == 0)
+			return i;
+	return -1;
+}
+
+void hub_lorawan_opts_free(void *opts)
+{
+	struct hub_lorawan_opts *o = opts;
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nkeys; i++) {
+		free(o->keys[i].key);
+		free(o->keys[i].field);
+		free(o->keys[i].unit);
+	}
+	free(o->keys);
+	hub_lpp_map_free(o->map);
+	free(o->kind);
+	free(o);
+}
+
+/* One `fields` entry: "name", {field, unit}, {unit} (keep the key's name) or null (drop). */
+static int parse_key(const char *key, const json_t *spec, struct hub_lorawan_key *k, char *err,
+                     size_t errlen)
+{
+	const json_t *field = spec, *unit = NULL;
+	k->key = hub_xstrdup(key);
+	if (json_is_null(spec))
+		return HUB_OK;
+	if (json_is_object(spec)) {
+		field = json_object_get(spec, "field");
+		unit = json_object_get(spec, "unit");
+		if (json_object_size(spec) != (size_t)(!!field + !!unit) || (!field && !unit)) {
+			snprintf(err, errlen, "options.fields.%.40s: keys are field and unit", key);
+			return HUB_EINVAL;
+		}
+	}
+	if ((field && (!json_is_string(field) || json_string_length(field) == 0)) ||
+	    (unit && (!json_is_string(unit) || json_string_length(unit) == 0))) {
+		snprintf(err, errlen, "options.fields.%.40s: field and unit are non-empty strings",
+		         key);
+		return HUB_EINVAL;
+	}
+	k->field = hub_xstrdup(field ? json_string_value(field) : key);
+	k->unit = unit ? hub_xstrdup(json_string_value(unit)) : NULL;
+	return HUB_OK;
+}
+
+static int parse_fields(const json_t *fields, struct hub_lorawan_opts *o, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *spec;
+	if (!fields)
+		return HUB_OK;
+	if (!json_is_object(fields)) {
+		snprintf(err, errlen, "options.fields must map payload keys to fields");
+		return HUB_EINVAL;
+	}
+	o->keys = hub_xcalloc(json_object_size(fields), sizeof(*o->keys));
+	json_object_foreach((json_t *)fields, key, spec) {
+		if (strlen(key) == 0 || strlen(key) >= MAX_PATH) {
+			snprintf(err, errlen, "options.fields: key of 1 to %d bytes", MAX_PATH - 1);
+			return HUB_EINVAL;
+		}
+		if (parse_key(key, spec, &o->keys[o->nkeys++], err, errlen) != HUB_OK)
+			return HUB_EINVAL;
+	}
+	return HUB_OK;
+}
+
+/* kind, payload, link and sensor_id. */
+static int parse_scalars(const json_t *options, const char *const *choices,
+                         struct hub_lorawan_opts *o, char *err, size_t errlen)
+{
+	const json_t *kind = json_object_get(options, "kind"),
+	             *link = json_object_get(options, "link");
+	const json_t *src = json_object_get(options, "payload");
+	const json_t *sid = json_object_get(options, "sensor_id");
+	o->link = 1;
+	if (kind && (!json_is_string(kind) || json_string_length(kind) == 0)) {
+		snprintf(err, errlen, "options.kind must be a kind name");
+		return HUB_EINVAL;
+	}
+	o->kind = kind ? hub_xstrdup(json_string_value(kind)) : NULL;
+	if (link && !json_is_boolean(link)) {
+		snprintf(err, errlen, "options.link must be true or false");
+		return HUB_EINVAL;
+	}
+	o->link = !link || json_is_true(link);
+	int i = src ? lookup(sources, json_string_value(src)) : 0;
+	if (i < 0) {
+		snprintf(err, errlen, "options.payload must be auto, decoded or lpp");
+		return HUB_EINVAL;
+	}
+	o->source = (enum hub_lorawan_source)i;
+	o->sensor_choice = sid ? lookup(choices, json_string_value(sid)) : 0;
+	if (o->sensor_choice < 0) {
+		snprintf(err, errlen, "options.sensor_id must be %s or %s", choices[0], choices[1]);
+		return HUB_EINVAL;
+	}
+	return HUB_OK;
+}
+
+struct hub_lorawan_opts *hub_lorawan_opts_new(const json_t *options, const char *const *choices,
+                                              char *err, size_t errlen)
+{
+	struct hub_lorawan_opts *o = hub_xcalloc(1, sizeof(*o));
+	const char *key;
+	json_t *v;
+	int rc = HUB_OK;
+	json_object_foreach((json_t *)options, key, v) {
+		if (rc == HUB_OK && lookup(lorawan_option_keys, key) < 0) {
+			snprintf(err, errlen, "options: unknown key %.40s", key);
+			rc = HUB_EINVAL;
+		}
+	}
+	if (rc == HUB_OK)
+		rc = parse_scalars(options, choices, o, err, errlen);
+	if (rc == HUB_OK)
+		rc = parse_fields(json_object_get(options, "fields"), o, err, errlen);
+	if (rc == HUB_OK && !(o->map = hub_lpp_map_new(options, err, errlen)))
+		rc = HUB_EINVAL;
+	if (rc != HUB_OK) {
+		hub_lorawan_opts_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+const json_t *hub_lorawan_dig(const json_t *v, ...)
+{
+	va_list ap;
+	va_start(ap, v);
+	for (const char *k = va_arg(ap, const char *); v && k; k = va_arg(ap, const char *))
+		v = json_object_get(v, k);
+	va_end(ap);
+	return v;
+}
+
+/* ---- decoded objects ---------------------------------------------------------------------- */
+
+static const struct hub_lorawan_key *find_key(const struct hub_lorawan_opts *o, const char *path)
+{
+	for (size_t i = 0; i < o->nkeys; i++)
+		if (strcmp(o->keys[i].key, path) == 0)
+			return &o->keys[i];
+	return NULL;
+}
+
+static int add_json(struct hub_recset *rs, struct hub_record *rec, const char *name,
+                    const char *unit, const json_t *v, struct hub_reject *rej)
+{
+	int rc;
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		return HUB_OK; /* no reading for this key */
+	case JSON_INTEGER:
+		rc = hub_record_add_int(rs, rec, name, unit, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		rc = hub_record_add_double(rs, rec, name, unit, json_real_value(v));
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		rc = hub_record_add_bool(rs, rec, name, json_is_true(v));
+		break;
+	case JSON_STRING:
+		rc = hub_record_add_string(rs, rec, name, json_string_value(v),
+		                           json_string_length(v));
+		break;
+	default:
+		return hub_reject(rej, HUB_R_BAD_TYPE, "field %.64s: a list is not a reading",
+		                  name);
+	}
+	if (rc != HUB_OK)
+		return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields", HUB_MAX_FIELDS);
+	return HUB_OK;
+}
+
+/* Adds every leaf of obj; nested objects become "outer.inner" key paths (path holds plen
+ * bytes of prefix, room for MAX_PATH). */
+static int map_object(const struct hub_lorawan_opts *o, const json_t *obj, char *path, size_t plen,
+                      int depth, struct hub_recset *rs, struct hub_record *rec,
+                      struct hub_reject *rej)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t klen = strlen(key);
+		int rc = HUB_OK;
+		if (plen + klen + 2 > MAX_PATH)
+			return hub_reject(rej, HUB_R_BAD_FORMAT, "decoded key path over %d bytes",
+			                  MAX_PATH - 2);
+		memcpy(path + plen, key, klen + 1);
+		const struct hub_lorawan_key *k = find_key(o, path);
+		if (k && !k->field)
+			continue;
+		if (json_is_object(v) && !k) {
+			if (depth >= MAX_DEPTH)
+				return hub_reject(rej, HUB_R_BAD_FORMAT,
+				                  "decoded payload nested deeper than %d",
+				                  MAX_DEPTH);
+			path[plen + klen] = '.';
+			rc = map_object(o, v, path, plen + klen + 1, depth + 1, rs, rec, rej);
+		} else if (json_is_object(v)) {
+			rc = hub_reject(rej, HUB_R_BAD_TYPE,
+			                "field %.64s: an object is not a reading", path);
+		} else if (k || !hub_lpp_map_skips_unmapped(o->map)) {
+			rc = add_json(rs, rec, k ? k->field : path, k ? k->unit : NULL, v, rej);
+		}
+		if (rc != HUB_OK)
+			return rc;
+	}
+	return HUB_OK;
+}
+
+/* ---- base64 frames ------------------------------------------------------------------------ */
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Decodes standard base64 of n bytes into out (room for n / 4 * 3 + 3). Padding may be left
+ * out, but when present it must complete the last group of four. */
+static int base64_decode(const char *s, size_t n, uint8_t *out, size_t *outlen)
+{
+	uint32_t acc = 0;
+	size_t bits = 0, o = 0, padded = n;
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	if (n % 4 == 1 || padded - n > 2 || (padded != n && padded % 4 != 0))
+		return HUB_EPARSE;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64_value((unsigned char)s[i]);
+		if (v < 0)
+			return HUB_EPARSE;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	*outlen = o;
+	return HUB_OK;
+}
+
+static int read_frame(const struct hub_lorawan_opts *o, const json_t *frame, struct hub_recset *rs,
+                      struct hub_record *rec, struct hub_reject *rej)
+{
+	if (!frame || json_is_null(frame))
+		return hub_reject(rej, HUB_R_EMPTY, "the uplink carries no application payload");
+	if (!json_is_string(frame))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "the frame must be a base64 string");
+	size_t n = json_string_length(frame), len;
+	uint8_t *buf = hub_xmalloc(n / 4 * 3 + 3);
+	int rc = base64_decode(json_string_value(frame), n, buf, &len);
+	if (rc != HUB_OK)
+		rc = hub_reject(rej, HUB_R_BAD_FORMAT, "the frame is not valid base64");
+	else
+		rc = hub_lpp_decode(o->map, buf, len, rs, rec, rej);
+	free(buf);
+	return rc;
+}
+
+int hub_lorawan_reading(const struct hub_lorawan_opts *o, const json_t *decoded,
+                        const json_t *frame, struct hub_recset *rs, struct hub_record *rec,
+                        struct hub_reject *rej)
+{
+	char path[MAX_PATH];
+	int rc;
+	if (json_is_null(decoded))
+		decoded = NULL;
+	if (decoded && !json_is_object(decoded))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "the decoded payload must be an object");
+	if (o->kind)
+		rec->kind = hub_recset_strdup(rs, o->kind);
+	if (o->source == HUB_LORAWAN_DECODED || (o->source == HUB_LORAWAN_AUTO && decoded)) {
+		if (!decoded)
+			return hub_reject(rej, HUB_R_BAD_FORMAT,
+			                  "no decoded payload (the route reads payload: decoded)");
+		path[0] = '\0';
+		rc = map_object(o, decoded, path, 0, 1, rs, rec, rej);
+	} else {
+		rc = read_frame(o, frame, rs, rec, rej);
+	}
+	if (rc == HUB_OK && rec->nfields == 0)
+		rc = hub_reject(rej, HUB_R_EMPTY, "the uplink gives no mapped reading");
+	return rc;
+}
+
+/* ---- envelope helpers --------------------------------------------------------------------- */
+
+int hub_lorawan_time(const json_t *v, struct hub_record *rec, struct hub_reject *rej)
+{
+	if (!v)
+		return HUB_OK;
+	if (!json_is_string(v) ||
+	    hub_time_parse_rfc3339(json_string_value(v), json_string_length(v), &rec->ts_ns))
+		return hub_reject(rej, HUB_R_BAD_TIME, "time must be an RFC 3339 string");
+	rec->has_ts = 1;
+	return HUB_OK;
+}
+
+int hub_lorawan_dev_eui(const json_t *v, char out[17], struct hub_reject *rej)
+{
+	static const char hex[] = "0123456789abcdef";
+	out[0] = '\0';
+	if (!v)
+		return HUB_OK;
+	const char *s = json_string_value(v);
+	if (!s || json_string_length(v) != 16)
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "the DevEUI must be 16 hex digits");
+	for (size_t i = 0; i < 16; i++) {
+		char c = s[i] >= 'A' && s[i] <= 'F' ? (char)(s[i] - 'A' + 'a') : s[i];
+		if (!memchr(hex, c, 16))
+			return hub_reject(rej, HUB_R_BAD_FORMAT,
+			                  "the DevEUI must be 16 hex digits");
+		out[i] = c;
+	}
+	out[16] = '\0';
+	return HUB_OK;
+}
+
+int hub_lorawan_int(const json_t *obj, const char *key, json_int_t *out, struct hub_reject *rej)
+{
+	const json_t *v = json_object_get(obj, key);
+	*out = 0;
+	if (!v)
+		return HUB_OK;
+	if (!json_is_integer(v))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "%s must be an integer", key);
+	*out = json_integer_value(v);
+	return HUB_OK;
+}
+
+int hub_lorawan_string(const json_t *obj, const char *key, const char **out, struct hub_reject *rej)
+{
+	const json_t *v = json_object_get(obj, key);
+	*out = NULL;
+	if (!v)
+		return HUB_OK;
+	if (!json_is_string(v))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "%s must be a string", key);
+	*out = json_string_value(v);
+	return HUB_OK;
+}
+
+/* ---- the link record ---------------------------------------------------------------------- */
+
+/* One reception: its gateway id (may be NULL), rssi and snr when given. */
+struct reception {
+	const char *id;
+	int has_rssi, has_snr;
+	double rssi, snr;
+};
+
+static int read_reception(const json_t *e, const char *const *id_path, const char *rssi_key,
+                          const char *alt_rssi_key, struct reception *r, struct hub_reject *rej)
+{
+	const json_t *id = e, *rssi = json_object_get(e, rssi_key),
+	             *snr = json_object_get(e, "snr");
+	if (!json_is_object(e))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "a gateway reception must be an object");
+	for (size_t i = 0; id && id_path[i]; i++)
+		id = json_object_get(id, id_path[i]);
+	if (!rssi && alt_rssi_key)
+		rssi = json_object_get(e, alt_rssi_key);
+	if ((id && !json_is_string(id)) || (rssi && !json_is_number(rssi)) ||
+	    (snr && !json_is_number(snr)))
+		return hub_reject(rej, HUB_R_BAD_FORMAT,
+		                  "gateway id must be a string, rssi and snr numbers");
+	r->id = id && json_string_length(id) > 0 ? json_string_value(id) : NULL;
+	r->has_rssi = rssi != NULL;
+	r->rssi = json_number_value(rssi);
+	r->has_snr = snr != NULL;
+	r->snr = json_number_value(snr);
+	return HUB_OK;
+}
+
+static int seen_before(const char **ids, size_t n, const char *id)
+{
+	for (size_t i = 0; id && i < n; i++)
+		if (ids[i] && strcmp(ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+int hub_lorawan_gateways(const json_t *arr, const char *const *id_path, const char *rssi_key,
+                         const char *alt_rssi_key, struct hub_lorawan_link *l,
+                         struct hub_reject *rej)
+{
+	const char *ids[HUB_LORAWAN_MAX_GATEWAYS];
+	struct reception best = {0};
+	size_t n = json_array_size(arr);
+	if (arr && !json_is_array(arr))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "gateway receptions must be a list");
+	if (n > HUB_LORAWAN_MAX_GATEWAYS)
+		return hub_reject(rej, HUB_R_TOO_MANY, "more than %d gateway receptions",
+		                  HUB_LORAWAN_MAX_GATEWAYS);
+	for (size_t i = 0; i < n; i++) {
+		struct reception r = {0};
+		int rc = read_reception(json_array_get(arr, i), id_path, rssi_key, alt_rssi_key, &r,
+		                        rej);
+		if (rc != HUB_OK)
+			return rc;
+		if (i == 0 || (r.has_rssi && (!best.has_rssi || r.rssi > best.rssi)))
+			best = r;
+		l->gateways += !seen_before(ids, i, r.id);
+		ids[i] = r.id;
+	}
+	l->gateway = best.id;
+	l->has_rssi = best.has_rssi;
+	l->rssi = best.rssi;
+	l->has_snr = best.has_snr;
+	l->snr = best.snr;
+	return HUB_OK;
+}
+
+static int link_fields(struct hub_recset *rs, struct hub_record *rec,
+                       const struct hub_lorawan_link *l)
+{
+	int rc = HUB_OK;
+	if (l->has_rssi)
+		rc = hub_record_add_double(rs, rec, "rssi_dbm", "dBm", l->rssi);
+	if (rc == HUB_OK && l->has_snr)
+		rc = hub_record_add_double(rs, rec, "snr_db", "dB", l->snr);
+	if (rc == HUB_OK)
+		rc = hub_record_add_int(rs, rec, "gateways", NULL, (int64_t)l->gateways);
+	if (rc == HUB_OK)
+		rc = hub_record_add_int(rs, rec, "f_cnt", NULL, l->f_cnt);
+	if (rc == HUB_OK)
+		rc = hub_record_add_int(rs, rec, "f_port", NULL, l->f_port);
+	if (rc == HUB_OK && l->has_sf)
+		rc = hub_record_add_int(rs, rec, "spreading_factor", NULL, l->sf);
+	if (rc == HUB_OK && l->gateway)
+		rc = hub_record_set_tag(rs, rec, "gateway_id", l->gateway);
+	return rc;
+}
+
+int hub_lorawan_add_link(struct hub_recset *rs, size_t reading, const struct hub_lorawan_link *l,
+                         struct hub_reject *rej)
+{
+	struct hub_record *rec = hub_recset_add(rs);
+	if (!rec)
+		return hub_reject(rej, HUB_R_TOO_MANY, "too many records in one message");
+	const struct hub_record *rd = &rs->recs[reading]; /* after the add: recs may have moved */
+	const char *eui = hub_record_tag(rd, "dev_eui");
+	rec->kind = "link";
+	rec->sensor_id = rd->sensor_id;
+	rec->ts_ns = rd->ts_ns;
+	rec->has_ts = rd->has_ts;
+	int rc = eui ? hub_record_set_tag(rs, rec, "dev_eui", eui) : HUB_OK;
+	if (rc == HUB_OK)
+		rc = link_fields(rs, rec, l);
+	if (rc != HUB_OK)
+		return hub_reject(rej, HUB_R_TOO_MANY, "the link record is full");
+	return HUB_OK;
+}
