@@ -17,7 +17,8 @@ struct route {
 	char *kind;
 	char *levels[MAX_LEVELS]; /* template levels; NULL = no template */
 	size_t nlevels;
-	int tail_wild; /* template ends in '#' */
+	int tail_wild;    /* template ends in '#' */
+	int has_template; /* without one, any topic the filter matched is fine */
 };
 
 struct series_set {
@@ -90,6 +91,7 @@ static int build_route(struct route *r, const struct hub_cfg_route *c, char *err
 		snprintf(err, errlen, "adapter: no adapter called %s", c->adapter);
 		return HUB_EINVAL;
 	}
+	r->has_template = c->template != NULL;
 	if (c->template && parse_template(r, c->template, err, errlen) != HUB_OK)
 		return HUB_EINVAL;
 	if (r->adapter->init)
@@ -201,6 +203,8 @@ static int match_template(const struct route *r, const char *topic, struct hub_r
 			  struct topic_vals *tv, struct hub_reject *rej)
 {
 	tv->n = 0;
+	if (!r->has_template)
+		return HUB_OK;
 	for (size_t i = 0; i < r->nlevels; i++) {
 		const char *end = strchrnul(topic, '/');
 		size_t len = (size_t)(end - topic), tl = strlen(r->levels[i]);

@@ -80,12 +80,9 @@ static int decode_event(const struct hub_lorawan_opts *o, const json_t *ev, stru
 static int decode(const struct hub_msg *msg, const void *state, struct hub_recset *out,
                   struct hub_reject *rej)
 {
-	json_error_t jerr;
-	json_t *root =
-	    json_loadb((const char *)msg->payload, msg->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return hub_reject(rej, HUB_R_BAD_JSON, "line %d column %d: %s", jerr.line,
-		                  jerr.column, jerr.text);
+	json_t *root;
+	if (hub_adapter_parse_json(msg, 0, &root, rej) != HUB_OK)
+		return HUB_EREJECT;
 	int rc = json_is_object(root)
 	             ? decode_event(state, root, out, rej)
 	             : hub_reject(rej, HUB_R_BAD_FORMAT, "an event must be a JSON object");

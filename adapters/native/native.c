@@ -179,11 +179,9 @@ static int decode(const struct hub_msg *msg, const void *state, struct hub_recse
 		  struct hub_reject *rej)
 {
 	(void)state;
-	json_error_t jerr;
-	json_t *root = json_loadb((const char *)msg->payload, msg->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return hub_reject(rej, HUB_R_BAD_JSON, "line %d column %d: %s", jerr.line, jerr.column,
-				  jerr.text);
+	json_t *root;
+	if (hub_adapter_parse_json(msg, 0, &root, rej) != HUB_OK)
+		return HUB_EREJECT;
 	int rc;
 	json_t *list = json_object_get(root, "readings");
 	if (json_is_array(root))

@@ -51,7 +51,7 @@ static void text_validation(void **state)
 
 struct fixture {
 	struct hub_config cfg;
-	struct hub_cfg_route routes[2];
+	struct hub_cfg_route routes[3];
 	struct hub_schemas *schemas;
 	struct hub_pipeline *p;
 	struct hub_recset rs;
@@ -70,8 +70,10 @@ static int setup(void **state)
 	f.routes[1] = (struct hub_cfg_route){.filter = "legacy/+", .adapter = "native",
 					     .kind = "noise", .template = "legacy/{_}/#",
 					     .options = json_object()};
+	f.routes[2] = (struct hub_cfg_route){.filter = "plain/#", .adapter = "native",
+					     .kind = "noise", .options = json_object()};
 	f.cfg.routes = f.routes;
-	f.cfg.nroutes = 2;
+	f.cfg.nroutes = 3;
 	f.cfg.limits.max_payload_bytes = 1024;
 	f.cfg.limits.max_fields = 4;
 	f.cfg.limits.max_records = 3;
@@ -92,6 +94,7 @@ static int teardown(void **state)
 	hub_schemas_free(f->schemas);
 	json_decref(f->routes[0].options);
 	json_decref(f->routes[1].options);
+	json_decref(f->routes[2].options);
 	return 0;
 }
 
@@ -126,6 +129,10 @@ static void template_fills_identity_and_tags(void **state)
 			    "ok");
 	assert_string_equal(f->rs.recs[0].kind, "noise");
 	assert_int_equal(f->rs.recs[0].ntags, 0);
+	/* No template: any topic the filter matched is accepted. */
+	assert_string_equal(decode(f, "plain/a/b/c", "{\"sensor_id\":\"n-3\",\"fields\":{\"laeq_db\":1}}"),
+			    "ok");
+	assert_string_equal(decode(f, "plain/a", "{\"fields\":{\"laeq_db\":1}}"), HUB_R_NO_SENSOR);
 }
 
 static void rejects_by_reason(void **state)

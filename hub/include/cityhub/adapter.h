@@ -33,6 +33,12 @@ struct hub_adapter {
 		      struct hub_reject *rej);
 };
 
+/* Parses msg's payload as one JSON document into *root (the caller decrefs it), with
+ * JSON_REJECT_DUPLICATES plus flags. A payload with a NUL byte is refused too (jansson 2.14
+ * skips one after a number). On failure returns HUB_EREJECT with bad_json and the position. */
+int hub_adapter_parse_json(const struct hub_msg *msg, size_t flags, json_t **root,
+			   struct hub_reject *rej);
+
 /* Returns the adapter registered under name, or NULL. */
 const struct hub_adapter *hub_adapter_find(const char *name);
 
