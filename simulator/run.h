@@ -1,0 +1,27 @@
+/* Plays a scenario: every sensor publishes on its own schedule in simulated time, paced
+ * against the wall clock by a speed factor, with faults and the hostile gateway mixed in.
+ * Every injected fault is logged (fault=<type> sensor=<id> topic=<t>) and counted. */
+#ifndef SIM_RUN_H
+#define SIM_RUN_H
+
+#include "publish.h"
+#include "scenario.h"
+#include "stats.h"
+
+#include <signal.h>
+
+struct sim_run_opts {
+	double speed;        /* simulated seconds per wall second; 0 = as fast as possible */
+	int send_timeout_ms; /* how long one publish may wait for window room */
+	volatile sig_atomic_t *stop; /* set asynchronously to end the run early; may be NULL */
+};
+
+/* Runs sc from sc->start_ns for sc->duration_ns, publishing through pub and counting into
+ * st (zeroed by the caller). Returns HUB_OK, or HUB_ESTOP when stopped early. */
+int sim_run_scenario(const struct sim_scenario *sc, const struct sim_run_opts *o,
+                     struct sim_pub *pub, struct sim_stats *st);
+
+/* Writes v into out as a logfmt value: bare when safe, else quoted with escapes. */
+void sim_logfmt_value(const char *v, size_t vlen, char *out, size_t outlen);
+
+#endif
