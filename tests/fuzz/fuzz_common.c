@@ -1,0 +1,118 @@
+#include "fuzz_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cityhub/error.h"
+#include "cityhub/schema.h"
+#include "config.h"
+#include "lineproto.h"
+#include "pipeline.h"
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+#define MAX_PIPES 64
+
+static struct hub_pipeline *pipes[MAX_PIPES];
+static size_t npipes;
+static const char *const *topic_list;
+static size_t ntopic;
+
+void fuzz_setup(const char *adapter, const struct fuzz_route *routes, size_t nroutes,
+                const char *const *topics, size_t ntopics)
+{
+	if (npipes)
+		return;
+	char err[512];
+	struct hub_schemas *schemas = hub_schemas_load_builtin(err, sizeof(err));
+	CHECK(schemas && nroutes > 0 && nroutes <= MAX_PIPES && ntopics > 0);
+	for (size_t i = 0; i < nroutes; i++) {
+		json_error_t jerr;
+		struct hub_cfg_route r = {.filter = "#",
+		                          .adapter = (char *)adapter,
+		                          .kind = (char *)routes[i].kind,
+		                          .template = (char *)routes[i].template,
+		                          .options = json_loads(routes[i].options, 0, &jerr)};
+		if (!r.options)
+			fprintf(stderr, "route %zu options: %s\n", i, jerr.text);
+		CHECK(r.options);
+		struct hub_config cfg = {.routes = &r, .nroutes = 1};
+		cfg.limits.max_payload_bytes = 1 << 20;
+		cfg.limits.max_fields = 32;
+		cfg.limits.max_records = 200;
+		cfg.limits.max_string_bytes = 256;
+		cfg.limits.max_series = 1000000;
+		pipes[i] = hub_pipeline_new(&cfg, schemas, err, sizeof(err));
+		if (!pipes[i])
+			fprintf(stderr, "%s\n", err);
+		CHECK(pipes[i]);
+		json_decref(r.options);
+	}
+	npipes = nroutes;
+	topic_list = topics;
+	ntopic = ntopics;
+}
+
+static int reason_ok(const char *r)
+{
+	if (!r || !*r)
+		return 0;
+	for (; *r; r++)
+		if (!((*r >= 'a' && *r <= 'z') || *r == '_'))
+			return 0;
+	return 1;
+}
+
+static void check(int rc, struct hub_recset *rs, const struct hub_reject *rej)
+{
+	CHECK(rc == HUB_OK || rc == HUB_EREJECT);
+	if (rc != HUB_OK) {
+		CHECK(reason_ok(rej->reason));
+		CHECK(memchr(rej->detail, '\0', sizeof(rej->detail)) != NULL);
+		CHECK(rs->n == 0);
+		return;
+	}
+	CHECK(rs->n > 0);
+	struct hub_buf line = {0};
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct hub_record *rec = &rs->recs[i];
+		CHECK(rec->kind && rec->sensor_id && rec->has_ts && rec->ts_ns >= 0);
+		hub_buf_clear(&line);
+		CHECK(hub_lp_encode(&line, rec) == HUB_OK);
+		CHECK(line.len > 0 && line.data[line.len - 1] == '\n');
+		CHECK(memchr(line.data, '\n', line.len) == line.data + line.len - 1);
+		CHECK(memchr(line.data, '\r', line.len) == NULL);
+	}
+	hub_buf_fini(&line);
+}
+
+void fuzz_decode(const uint8_t *data, size_t size)
+{
+	char *payload = malloc(size + 1);
+	CHECK(payload);
+	if (size)
+		memcpy(payload, data, size);
+	payload[size] = '\0';
+	const char *topic = topic_list[size % ntopic];
+	struct hub_msg msg = {.topic = topic,
+	                      .topic_len = strlen(topic),
+	                      .payload = (const uint8_t *)payload,
+	                      .len = size,
+	                      .recv_ns = 1795686000000000000LL};
+	struct hub_recset rs;
+	struct hub_reject rej = {0};
+	const char *adapter;
+	hub_recset_init(&rs, 0);
+	int rc = hub_pipeline_decode(pipes[size % npipes], &msg, &rs, &rej, &adapter);
+	check(rc, &rs, &rej);
+	hub_recset_fini(&rs);
+	free(payload);
+}
