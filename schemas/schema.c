@@ -370,12 +370,18 @@ static int convert_unit(const struct field_def *fd, struct hub_field *f, struct 
 			  f->unit);
 }
 
-/* Brings f to fd's type: ints widen to doubles, integral doubles narrow to ints. */
+/* Brings f to fd's type: ints widen to doubles, integral doubles narrow to ints, and the
+ * integers 0 and 1 (a digital input, e.g. Cayenne LPP) become booleans. */
 static int coerce_type(const struct field_def *fd, struct hub_field *f, struct hub_reject *rej)
 {
 	double v;
 	if (fd->type == f->v.type)
 		return HUB_OK;
+	if (fd->type == HUB_FT_BOOL && f->v.type == HUB_FT_INT && (f->v.u.i == 0 || f->v.u.i == 1)) {
+		f->v.type = HUB_FT_BOOL;
+		f->v.u.b = (int)f->v.u.i;
+		return HUB_OK;
+	}
 	if (fd->type == HUB_FT_DOUBLE && f->v.type == HUB_FT_INT) {
 		f->v.type = HUB_FT_DOUBLE;
 		f->v.u.d = (double)f->v.u.i;

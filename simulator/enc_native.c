@@ -3,6 +3,8 @@
  * or {"readings":[...]} for several readings in one message. */
 #include "enc_int.h"
 
+#include <string.h>
+
 #include "cityhub/error.h"
 
 static json_t *native_value(const struct sim_reading *r, int idx)
@@ -17,12 +19,21 @@ static json_t *native_value(const struct sim_reading *r, int idx)
 static json_t *native_reading(const struct sim_reading *r)
 {
 	const struct sim_kinddef *kd = sim_kind_def(r->sensor->kind);
-	json_t *fields = json_object();
-	for (int i = 0; i < kd->nfields; i++)
-		if (r->present & (1u << i))
-			json_object_set_new(fields, kd->fields[i].name, native_value(r, i));
-	return json_pack("{s:s,s:s,s:o,s:o}", "sensor_id", r->sensor->id, "kind", kd->name, "time",
-	                 sim_json_time(r->ts_ns), "fields", fields);
+	json_t *fields = json_object(), *tags = NULL;
+	for (int i = 0; i < kd->nfields; i++) {
+		if (!(r->present & (1u << i)))
+			continue;
+		json_object_set_new(fields, kd->fields[i].name, native_value(r, i));
+		/* Each lane is its own series: as a field alone, lanes reported at the same time
+		 * would overwrite one another in the store. */
+		if (strcmp(kd->fields[i].name, "lane_id") == 0 && r->str[i])
+			tags = json_pack("{s:s}", "lane", r->str[i]);
+	}
+	json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "sensor_id", r->sensor->id, "kind", kd->name,
+	                      "time", sim_json_time(r->ts_ns), "fields", fields);
+	if (tags)
+		json_object_set_new(o, "tags", tags);
+	return o;
 }
 
 int sim_enc_native(const struct sim_encctx *ctx, const struct sim_reading *r, int n,

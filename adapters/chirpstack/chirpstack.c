@@ -35,14 +35,13 @@ static int identify(const struct hub_lorawan_opts *o, const json_t *info, struct
 	return HUB_OK;
 }
 
-static int add_link(const json_t *ev, struct hub_recset *rs, size_t reading, struct hub_reject *rej)
+static int add_link(const json_t *ev, json_int_t fport, struct hub_recset *rs, size_t reading,
+                    struct hub_reject *rej)
 {
-	struct hub_lorawan_link l = {0};
+	struct hub_lorawan_link l = {.f_port = fport};
 	const json_t *sf =
 	    hub_lorawan_dig(ev, "txInfo", "modulation", "lora", "spreadingFactor", NULL);
 	int rc = hub_lorawan_int(ev, "fCnt", &l.f_cnt, rej);
-	if (rc == HUB_OK)
-		rc = hub_lorawan_int(ev, "fPort", &l.f_port, rej);
 	if (rc == HUB_OK && sf && !json_is_integer(sf))
 		rc = hub_reject(rej, HUB_R_BAD_FORMAT, "spreadingFactor must be an integer");
 	l.has_sf = sf != NULL;
@@ -66,14 +65,20 @@ static int decode_event(const struct hub_lorawan_opts *o, const json_t *ev, stru
 	if (!rec)
 		return hub_reject(rej, HUB_R_TOO_MANY, "too many records in one message");
 	size_t reading = out->n - 1;
-	int rc = identify(o, info, out, rec, rej);
+	const struct hub_lorawan_opts *po = o;
+	json_int_t fport;
+	int rc = hub_lorawan_int(ev, "fPort", &fport, rej);
+	if (rc == HUB_OK) /* the FPort picks the kind and map when the route has `ports` */
+		rc = hub_lorawan_port(o, fport, &po, rej);
 	if (rc == HUB_OK)
-		rc = hub_lorawan_reading(o, json_object_get(ev, "object"),
+		rc = identify(o, info, out, rec, rej);
+	if (rc == HUB_OK)
+		rc = hub_lorawan_reading(po, json_object_get(ev, "object"),
 		                         json_object_get(ev, "data"), out, rec, rej);
 	if (rc == HUB_OK && !rec->has_ts) /* an LPP unixtime channel wins; no time = receive time */
 		rc = hub_lorawan_time(json_object_get(ev, "time"), rec, rej);
 	if (rc == HUB_OK && o->link)
-		rc = add_link(ev, out, reading, rej);
+		rc = add_link(ev, fport, out, reading, rej);
 	return rc;
 }
 

@@ -2,6 +2,7 @@
  * the link record (docs/payloads/ttn.md, docs/payloads/chirpstack.md). */
 #include "lorawan.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,13 @@
 #define MAX_DEPTH 4  /* nesting of decoded objects we flatten ("a.b.c.d") */
 #define MAX_PATH 256 /* longest flattened key path */
 
-static const char *const lorawan_option_keys[] = {"kind",    "channels", "unmapped",  "fields",
-                                                  "payload", "link",     "sensor_id", NULL};
+#define MAX_FPORT 223 /* LoRaWAN application ports are 1..223 (0 = MAC only, 224 = test) */
+
+static const char *const lorawan_option_keys[] = {
+    "kind", "channels", "unmapped", "fields", "payload", "link", "sensor_id", "ports", NULL};
+/* What a `ports` entry may set; the rest (link, sensor_id) is the route's. */
+static const char *const port_option_keys[] = {"kind",   "channels", "unmapped",
+                                               "fields", "payload",  NULL};
 static const char *const sources[] = {"auto", "decoded", "lpp", NULL};
 
 /* Returns the index of s in the NULL-terminated list, or -1. */
@@ -40,6 +46,9 @@ void hub_lorawan_opts_free(void *opts)
 	free(o->keys);
 	hub_lpp_map_free(o->map);
 	free(o->kind);
+	for (size_t i = 0; o->ports && i < 256; i++)
+		hub_lorawan_opts_free(o->ports[i]);
+	free(o->ports);
 	free(o);
 }
 
@@ -125,8 +134,9 @@ static int parse_scalars(const json_t *options, const char *const *choices,
 	return HUB_OK;
 }
 
-struct hub_lorawan_opts *hub_lorawan_opts_new(const json_t *options, const char *const *choices,
-                                              char *err, size_t errlen)
+/* Everything but `ports`. */
+static struct hub_lorawan_opts *build_opts(const json_t *options, const char *const *choices,
+                                           char *err, size_t errlen)
 {
 	struct hub_lorawan_opts *o = hub_xcalloc(1, sizeof(*o));
 	const char *key;
@@ -149,6 +159,105 @@ struct hub_lorawan_opts *hub_lorawan_opts_new(const json_t *options, const char 
 		return NULL;
 	}
 	return o;
+}
+
+/* Parses a `ports` key: an FPort number 1..MAX_FPORT in decimal digits without a leading zero
+ * (so two keys cannot name the same port). */
+static int parse_fport(const char *key, unsigned *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)key[0]) || key[0] == '0' || strlen(key) > 3)
+		return HUB_EINVAL;
+	long v = strtol(key, &end, 10);
+	if (*end || v < 1 || v > MAX_FPORT)
+		return HUB_EINVAL;
+	*out = (unsigned)v;
+	return HUB_OK;
+}
+
+/* One `ports` entry: the route's options (without `ports`) overridden key by key by spec. */
+static int parse_port(const json_t *options, const char *key, const json_t *spec,
+                      const char *const *choices, struct hub_lorawan_opts *o, char *err,
+                      size_t errlen)
+{
+	char msg[200] = "";
+	const char *k;
+	json_t *v;
+	unsigned port;
+	if (parse_fport(key, &port) != HUB_OK) {
+		snprintf(err, errlen, "options.ports.%.40s: not an FPort (1..%d, no leading zero)",
+		         key, MAX_FPORT);
+		return HUB_EINVAL;
+	}
+	if (!json_is_object(spec)) {
+		snprintf(err, errlen, "options.ports.%s must be a mapping (kind, channels, ...)",
+		         key);
+		return HUB_EINVAL;
+	}
+	json_object_foreach((json_t *)spec, k, v) {
+		if (lookup(port_option_keys, k) < 0) {
+			snprintf(err, errlen,
+			         "options.ports.%s.%.40s: unknown key (a port takes kind, "
+			         "channels, unmapped, fields, payload)",
+			         key, k);
+			return HUB_EINVAL;
+		}
+	}
+	json_t *merged = json_copy((json_t *)options);
+	json_object_del(merged, "ports");
+	json_object_update(merged, (json_t *)spec);
+	o->ports[port] = build_opts(merged, choices, msg, sizeof(msg));
+	json_decref(merged);
+	if (o->ports[port])
+		return HUB_OK;
+	/* msg names options.<key>...: say which port it belongs to. */
+	const char *rest = strncmp(msg, "options.", 8) == 0 ? msg + 8 : msg;
+	snprintf(err, errlen, "options.ports.%s.%.180s", key, rest);
+	return HUB_EINVAL;
+}
+
+static int parse_ports(const json_t *options, const char *const *choices,
+                       struct hub_lorawan_opts *o, char *err, size_t errlen)
+{
+	const json_t *ports = json_object_get(options, "ports");
+	const char *key;
+	json_t *spec;
+	if (!ports)
+		return HUB_OK;
+	if (!json_is_object(ports) || json_object_size(ports) == 0) {
+		snprintf(err, errlen, "options.ports must map FPort numbers to port options");
+		return HUB_EINVAL;
+	}
+	o->ports = hub_xcalloc(256, sizeof(*o->ports));
+	json_object_foreach((json_t *)ports, key, spec) {
+		if (parse_port(options, key, spec, choices, o, err, errlen) != HUB_OK)
+			return HUB_EINVAL;
+	}
+	return HUB_OK;
+}
+
+struct hub_lorawan_opts *hub_lorawan_opts_new(const json_t *options, const char *const *choices,
+                                              char *err, size_t errlen)
+{
+	struct hub_lorawan_opts *o = build_opts(options, choices, err, errlen);
+	if (o && parse_ports(options, choices, o, err, errlen) != HUB_OK) {
+		hub_lorawan_opts_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+int hub_lorawan_port(const struct hub_lorawan_opts *o, json_int_t fport,
+                     const struct hub_lorawan_opts **out, struct hub_reject *rej)
+{
+	*out = o;
+	if (!o->ports)
+		return HUB_OK;
+	*out = fport >= 0 && fport < 256 ? o->ports[fport] : NULL;
+	if (!*out)
+		return hub_reject(rej, HUB_R_UNSUPPORTED,
+		                  "FPort %lld is not in the route's ports map", (long long)fport);
+	return HUB_OK;
 }
 
 const json_t *hub_lorawan_dig(const json_t *v, ...)

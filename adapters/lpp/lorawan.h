@@ -30,6 +30,9 @@ struct hub_lorawan_opts {
 	enum hub_lorawan_source source; /* the `payload` option */
 	int link;                       /* emit the link record (default 1) */
 	int sensor_choice; /* index into the adapter's sensor_id choices (0 = default) */
+	/* The `ports` option: 256 entries indexed by FPort, each owned (NULL = port not mapped);
+	 * NULL when the route has no ports map. */
+	struct hub_lorawan_opts **ports;
 };
 
 /* Radio metadata of one uplink, gathered by the adapter. Strings are borrowed. */
@@ -42,13 +45,20 @@ struct hub_lorawan_link {
 };
 
 /* Builds the options of a route: kind, channels, unmapped, fields, payload (auto | decoded |
- * lpp), link (bool), sensor_id (one of choices, NULL-terminated; the first is the default).
- * NULL with a message in err on a bad option. Free with hub_lorawan_opts_free. */
+ * lpp), link (bool), sensor_id (one of choices, NULL-terminated; the first is the default), and
+ * ports (FPort 1..223 -> {kind, channels, unmapped, fields, payload}; a key a port leaves out is
+ * the route's). NULL with a message in err on a bad option. Free with hub_lorawan_opts_free. */
 struct hub_lorawan_opts *hub_lorawan_opts_new(const json_t *options, const char *const *choices,
                                               char *err, size_t errlen);
 
 /* Frees options; NULL is a no-op. */
 void hub_lorawan_opts_free(void *opts);
+
+/* Sets *out to the options an uplink on FPort fport is read with: o itself when the route has no
+ * ports map, else the map's entry (borrowed from o). HUB_EREJECT (unsupported) when the map has
+ * no entry for fport. */
+int hub_lorawan_port(const struct hub_lorawan_opts *o, json_int_t fport,
+                     const struct hub_lorawan_opts **out, struct hub_reject *rej);
 
 /* Follows object keys from v (NULL-terminated list); NULL when a step is missing or v is not an
  * object at that step. */

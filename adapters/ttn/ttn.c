@@ -67,14 +67,13 @@ static int read_time(const json_t *root, const json_t *up, struct hub_record *re
 	return gateway_time(json_object_get(up, "rx_metadata"), rec, rej);
 }
 
-static int add_link(const json_t *up, struct hub_recset *rs, size_t reading, struct hub_reject *rej)
+static int add_link(const json_t *up, json_int_t fport, struct hub_recset *rs, size_t reading,
+                    struct hub_reject *rej)
 {
-	struct hub_lorawan_link l = {0};
+	struct hub_lorawan_link l = {.f_port = fport};
 	const json_t *sf =
 	    hub_lorawan_dig(up, "settings", "data_rate", "lora", "spreading_factor", NULL);
 	int rc = hub_lorawan_int(up, "f_cnt", &l.f_cnt, rej);
-	if (rc == HUB_OK)
-		rc = hub_lorawan_int(up, "f_port", &l.f_port, rej);
 	if (rc == HUB_OK && sf && !json_is_integer(sf))
 		rc = hub_reject(rej, HUB_R_BAD_FORMAT, "spreading_factor must be an integer");
 	l.has_sf = sf != NULL;
@@ -97,14 +96,20 @@ static int decode_uplink(const struct hub_lorawan_opts *o, const json_t *root,
 	if (!rec)
 		return hub_reject(rej, HUB_R_TOO_MANY, "too many records in one message");
 	size_t reading = out->n - 1;
-	int rc = identify(o, root, out, rec, rej);
+	const struct hub_lorawan_opts *po = o;
+	json_int_t fport;
+	int rc = hub_lorawan_int(up, "f_port", &fport, rej);
+	if (rc == HUB_OK) /* the FPort picks the kind and map when the route has `ports` */
+		rc = hub_lorawan_port(o, fport, &po, rej);
 	if (rc == HUB_OK)
-		rc = hub_lorawan_reading(o, json_object_get(up, "decoded_payload"),
+		rc = identify(o, root, out, rec, rej);
+	if (rc == HUB_OK)
+		rc = hub_lorawan_reading(po, json_object_get(up, "decoded_payload"),
 		                         json_object_get(up, "frm_payload"), out, rec, rej);
 	if (rc == HUB_OK && !rec->has_ts) /* an LPP unixtime channel wins */
 		rc = read_time(root, up, rec, rej);
 	if (rc == HUB_OK && o->link)
-		rc = add_link(up, out, reading, rej);
+		rc = add_link(up, fport, out, reading, rej);
 	return rc;
 }
 

@@ -103,6 +103,14 @@ static void coerces_types(void **state)
 	assert_string_equal(apply(r), HUB_R_BAD_TYPE);
 	r = rec("traffic_flow");
 	hub_record_add_int(&rs, r, "congested", NULL, 1);
+	assert_string_equal(apply(r), "ok");
+	assert_int_equal(r->fields[0].v.type, HUB_FT_BOOL);
+	assert_int_equal(r->fields[0].v.u.b, 1);
+	r = rec("traffic_flow");
+	hub_record_add_int(&rs, r, "congested", NULL, 2);
+	assert_string_equal(apply(r), HUB_R_BAD_TYPE);
+	r = rec("traffic_flow");
+	hub_record_add_double(&rs, r, "congested", NULL, 1.0);
 	assert_string_equal(apply(r), HUB_R_BAD_TYPE);
 }
 
