@@ -35,7 +35,9 @@ struct hub_consumer {
 	char why[200];
 	struct hub_journal_reader *reader;
 	struct hub_recset rs;
+	struct hub_buf scratch; /* monitor: each record encoded once, to see it can be */
 	uint64_t committed; /* durable cursor */
+	_Atomic uint64_t committed_pub; /* a copy of committed for hub_consumer_tick */
 	uint64_t done;      /* every entry before this is handled (in a batch or finished) */
 	long long last_commit_ms;
 	/* sink consumers */
@@ -50,6 +52,8 @@ struct hub_consumer {
 	struct metric_cache cache[METRIC_CACHE];
 	size_t ncache;
 	struct hub_metric *m_lag, *m_lines, *m_encode_err, *m_dropped, *m_healthy;
+	struct hub_metric *m_requests, *m_retries, *m_splits;
+	struct hub_influx_stats seen; /* the writer's figures already added to the counters */
 };
 
 static struct hub_metric *cached(struct hub_consumer *c, const char *name, const char *help,
@@ -88,6 +92,7 @@ static int commit(struct hub_consumer *c)
 		return rc;
 	}
 	c->committed = c->done;
+	atomic_store(&c->committed_pub, c->committed);
 	c->last_commit_ms = hub_now_mono_ms();
 	return HUB_OK;
 }
@@ -96,7 +101,7 @@ static void update_lag(struct hub_consumer *c)
 {
 	struct hub_journal_stats st;
 	hub_journal_get_stats(c->env.journal, &st);
-	hub_metric_set(c->m_lag, (double)(st.end_offset - c->committed));
+	hub_metric_set(c->m_lag, (double)(st.end_offset - atomic_load(&c->committed_pub)));
 }
 
 /* ---- sink consumers ---- */
@@ -113,6 +118,23 @@ static void on_dropped_line(void *ctx, const char *line, size_t len, const char 
 		 c->name, why);
 }
 
+/* The encoder has the last word on what a store can be given: a record it refuses (e.g. a tag
+ * value with a backslash before a comma, space, equals sign or quote, which cannot round-trip)
+ * rejects the whole message, in the monitor (counted, dead-lettered) and in every sink alike. */
+static int encodable(struct hub_buf *scratch, const struct hub_recset *rs, struct hub_reject *rej)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		hub_buf_clear(scratch);
+		if (hub_lp_encode(scratch, &rs->recs[i]) != HUB_OK)
+			return hub_reject(rej, HUB_R_BAD_TAG,
+					  "record %zu cannot be written as line protocol "
+					  "unchanged (a backslash before a comma, space, equals "
+					  "sign or quote?)",
+					  i);
+	}
+	return HUB_OK;
+}
+
 static void sink_handle(struct hub_consumer *c, const struct hub_jentry *e)
 {
 	struct hub_msg msg = {e->topic, e->topic_len, e->payload, e->len, e->recv_ns};
@@ -123,9 +145,18 @@ static void sink_handle(struct hub_consumer *c, const struct hub_jentry *e)
 		return;
 	if (c->batch.nlines == 0)
 		c->batch_started_ms = hub_now_mono_ms();
-	for (size_t i = 0; i < c->rs.n; i++)
-		if (hub_lpbatch_add(&c->batch, &c->rs.recs[i]) != HUB_OK)
+	size_t len = c->batch.buf.len, nlines = c->batch.nlines;
+	for (size_t i = 0; i < c->rs.n; i++) {
+		if (hub_lpbatch_add(&c->batch, &c->rs.recs[i]) != HUB_OK) {
+			/* Whole or nothing, as the monitor's verdict (see encodable). */
+			c->batch.buf.len = len;
+			if (c->batch.buf.data)
+				c->batch.buf.data[len] = '\0';
+			c->batch.nlines = nlines;
 			hub_metric_add(c->m_encode_err, 1);
+			return;
+		}
+	}
 }
 
 static int sink_due(struct hub_consumer *c, int at_end)
@@ -139,12 +170,26 @@ static int sink_due(struct hub_consumer *c, int at_end)
 	return at_end && c->done != c->committed;
 }
 
+/* Adds what the writer did since the last call to the counters: lines acknowledged (a batch
+ * with a line dropped after a 400 has one line fewer), requests, retries and splits. */
+static void count_writes(struct hub_consumer *c)
+{
+	struct hub_influx_stats st;
+	hub_influx_get_stats(c->influx, &st);
+	hub_metric_add(c->m_lines, st.lines_ok - c->seen.lines_ok);
+	hub_metric_add(c->m_requests, st.requests - c->seen.requests);
+	hub_metric_add(c->m_retries, st.retries - c->seen.retries);
+	hub_metric_add(c->m_splits, st.splits - c->seen.splits);
+	c->seen = st;
+}
+
 static int sink_flush(struct hub_consumer *c, int at_end)
 {
 	if (!sink_due(c, at_end) && !atomic_load(&c->draining))
 		return HUB_OK;
 	if (c->batch.nlines > 0) {
 		int rc = hub_influx_write(c->influx, &c->batch, on_dropped_line, c, &c->stop);
+		count_writes(c);
 		if (rc == HUB_EAUTH) {
 			struct hub_influx_stats st;
 			hub_influx_get_stats(c->influx, &st);
@@ -155,7 +200,6 @@ static int sink_flush(struct hub_consumer *c, int at_end)
 		}
 		if (rc != HUB_OK)
 			return rc;
-		hub_metric_add(c->m_lines, c->batch.nlines);
 		hub_lpbatch_clear(&c->batch);
 		set_health(c, 1, NULL);
 	}
@@ -230,7 +274,8 @@ static void monitor_handle(struct hub_consumer *c, const struct hub_jentry *e)
 	struct hub_reject rej = {0};
 	const char *adapter;
 	char labels[96];
-	if (hub_pipeline_decode(c->env.pipeline, &msg, &c->rs, &rej, &adapter) != HUB_OK) {
+	if (hub_pipeline_decode(c->env.pipeline, &msg, &c->rs, &rej, &adapter) != HUB_OK ||
+	    encodable(&c->scratch, &c->rs, &rej) != HUB_OK) {
 		monitor_reject(c, e, adapter, &rej);
 		return;
 	}
@@ -307,6 +352,7 @@ static int start(struct hub_consumer *c, char *err, size_t errlen)
 		return HUB_EIO;
 	}
 	c->done = c->committed;
+	atomic_store(&c->committed_pub, c->committed);
 	c->last_commit_ms = hub_now_mono_ms();
 	c->reader = hub_journal_reader_new(c->env.journal, c->committed);
 	if (pthread_create(&c->thread, NULL, run, c) != 0) {
@@ -339,9 +385,17 @@ struct hub_consumer *hub_consumer_start_sink(const struct hub_consumer_env *env,
 	c->m_dropped = hub_counter("cityhub_sink_lines_dropped_total",
 				   "Lines the store refused (HTTP 400), sent to the dead-letter log", labels);
 	c->m_encode_err = hub_counter("cityhub_sink_encode_errors_total",
-				      "Valid records the line-protocol encoder refused", labels);
+				      "Messages skipped: the line-protocol encoder refused a "
+				      "record (the monitor rejects them as bad_tag)",
+				      labels);
 	c->m_healthy = hub_gauge("cityhub_sink_healthy", "1 while the sink's store accepts writes",
 				 labels);
+	c->m_requests = hub_counter("cityhub_sink_requests_total",
+				    "Write requests sent to the store", labels);
+	c->m_retries = hub_counter("cityhub_sink_retries_total",
+				   "Writes resent after 429/5xx/network errors/timeouts", labels);
+	c->m_splits = hub_counter("cityhub_sink_splits_total",
+				  "Batches split in half after HTTP 413 or 400", labels);
 	hub_metric_set(c->m_healthy, 1);
 	c->sink = sink;
 	c->handle = sink_handle;
@@ -414,6 +468,12 @@ int hub_consumer_healthy(struct hub_consumer *c, char *why, size_t len)
 	return ok;
 }
 
+/* The lag gauge also moves while the thread is stuck retrying a write or idle after a 401. */
+void hub_consumer_tick(struct hub_consumer *c)
+{
+	update_lag(c);
+}
+
 const char *hub_consumer_name(const struct hub_consumer *c)
 {
 	return c->name;
@@ -431,6 +491,7 @@ void hub_consumer_free(struct hub_consumer *c)
 	hub_influx_free(c->influx);
 	hub_lpbatch_fini(&c->batch);
 	hub_recset_fini(&c->rs);
+	hub_buf_fini(&c->scratch);
 	if (c->deadletter_log)
 		fclose(c->deadletter_log);
 	pthread_mutex_destroy(&c->lock);

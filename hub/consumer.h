@@ -49,4 +49,7 @@ const char *hub_consumer_name(const struct hub_consumer *c);
 /* Frees a joined consumer; NULL is a no-op. */
 void hub_consumer_free(struct hub_consumer *c);
 
+/* Refreshes the consumer's gauges (journal lag); safe from any thread, about once a second. */
+void hub_consumer_tick(struct hub_consumer *c);
+
 #endif

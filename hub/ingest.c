@@ -1,6 +1,7 @@
 #include "ingest.h"
 
 #include <MQTTAsync.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,12 @@ struct hub_ingest {
 	_Atomic int ready;
 	_Atomic int stopping;
 	_Atomic int need_connect; /* the last connect attempt failed: hub_ingest_tick retries */
+	_Atomic int busy;         /* the message callback is running ... */
+	_Atomic unsigned calls;   /* ... for the calls-th time */
+	_Atomic int parked;       /* it holds a message it cannot journal (see park) */
+	_Atomic int disconnected; /* the disconnect thread of hub_ingest_stop finished */
+	_Atomic int abandoned;    /* stop left the client alone: a callback never returns */
+	int stop_timeout_ms;
 	MQTTAsync_SSLOptions ssl;
 	MQTTProperties props;
 	struct hub_metric *m_received, *m_bytes, *m_truncated, *m_connects;
@@ -33,11 +40,23 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Shutdown stopped the journal while this message waited for space (or for the disk). Returning
+ * would acknowledge a message that is not on disk, so the callback stays here, holding Paho's
+ * lock, until the process exits; the broker then redelivers the message to the next run. */
+static void park(struct hub_ingest *in)
+{
+	atomic_store(&in->parked, 1);
+	for (;;)
+		sleep_ms(1000);
+}
+
 /* Paho holds its lock while this runs: append and return, nothing slow. Always returns 1
  * (a 0 would make Paho queue this and later messages and acknowledge them unseen). */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
 	struct hub_ingest *in = ctx;
+	atomic_fetch_add(&in->calls, 1);
+	atomic_store(&in->busy, 1);
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
 	size_t cap = (size_t)in->cfg->limits.max_payload_bytes + 1;
@@ -48,11 +67,13 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	}
 	int rc, warned = 0;
 	while ((rc = hub_journal_append(in->journal, hub_now_real_ns(), topic, tlen, m->payload,
-					len)) == HUB_EIO) {
+					len)) == HUB_EIO && !atomic_load(&in->stopping)) {
 		if (!warned++)
 			hub_error("msg=\"journal append failed, retrying\" err=\"%s\"", hub_strerror(rc));
 		sleep_ms(100);
 	}
+	if ((rc == HUB_ESTOP || rc == HUB_EIO) && atomic_load(&in->stopping))
+		park(in);
 	if (rc == HUB_OK) {
 		hub_metric_add(in->m_received, 1);
 		hub_metric_add(in->m_bytes, len);
@@ -62,6 +83,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	}
 	MQTTAsync_freeMessage(&m);
 	MQTTAsync_free(topic);
+	atomic_store(&in->busy, 0);
 	return 1;
 }
 
@@ -267,6 +289,8 @@ int hub_ingest_ready(struct hub_ingest *in)
 
 int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *payload, size_t len)
 {
+	if (atomic_load(&in->stopping))
+		return HUB_EAGAIN; /* never block on the lock of a callback parked at shutdown */
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	m.payload = (void *)payload;
 	m.payloadlen = (int)len;
@@ -276,22 +300,86 @@ int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *pay
 	return rc == MQTTASYNC_SUCCESS ? HUB_OK : HUB_EAGAIN;
 }
 
+static void *disconnect_main(void *arg)
+{
+	struct hub_ingest *in = arg;
+	if (MQTTAsync_isConnected(in->client)) {
+		MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+		d.timeout = in->stop_timeout_ms;
+		MQTTAsync_disconnect(in->client, &d);
+		int waited = 0;
+		while (MQTTAsync_isConnected(in->client) && waited < in->stop_timeout_ms) {
+			sleep_ms(10);
+			waited += 10;
+		}
+	}
+	atomic_store(&in->disconnected, 1);
+	return NULL;
+}
+
+/* Waits up to ms for the disconnect thread; with stuck set, gives up early when the message
+ * callback has been running the same call for 200 ms (it waits for journal space that will not
+ * come before shutdown, holding the lock every Paho call needs). 1 when the thread is done. */
+static int wait_disconnected(struct hub_ingest *in, int ms, int *stuck)
+{
+	unsigned last = atomic_load(&in->calls);
+	int same = 0;
+	for (int waited = 0; waited < ms; waited += 10) {
+		if (atomic_load(&in->disconnected))
+			return 1;
+		if (atomic_load(&in->parked))
+			return 0;
+		if (stuck && atomic_load(&in->busy) && atomic_load(&in->calls) == last) {
+			if ((same += 10) >= 200) {
+				*stuck = 1;
+				return 0;
+			}
+		} else {
+			same = 0;
+			last = atomic_load(&in->calls);
+		}
+		sleep_ms(10);
+	}
+	return atomic_load(&in->disconnected);
+}
+
+/* The disconnect runs on its own thread so that a callback stuck on a full journal cannot hold
+ * up shutdown: then the journal is stopped, the callback parks without acknowledging its
+ * message, and the client is abandoned (see park). */
 void hub_ingest_stop(struct hub_ingest *in, int timeout_ms)
 {
 	atomic_store(&in->stopping, 1);
-	if (!in->client || !MQTTAsync_isConnected(in->client))
+	if (!in->client)
 		return;
-	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-	d.timeout = timeout_ms;
-	MQTTAsync_disconnect(in->client, &d);
-	for (int waited = 0; MQTTAsync_isConnected(in->client) && waited < timeout_ms; waited += 10)
-		sleep_ms(10);
+	in->stop_timeout_ms = timeout_ms;
+	pthread_t t;
+	if (pthread_create(&t, NULL, disconnect_main, in) != 0) {
+		disconnect_main(in);
+		atomic_store(&in->ready, 0);
+		return;
+	}
+	int stuck = 0;
+	if (!wait_disconnected(in, timeout_ms + 500, &stuck)) {
+		hub_journal_stop(in->journal);
+		if (!wait_disconnected(in, stuck ? 1000 : 100, NULL)) {
+			hub_warn("msg=\"message callback stuck (journal full?); leaving without a "
+				 "clean disconnect, the broker redelivers what was not "
+				 "acknowledged\"");
+			atomic_store(&in->abandoned, 1);
+			pthread_detach(t);
+			atomic_store(&in->ready, 0);
+			return;
+		}
+	}
+	pthread_join(t, NULL);
 	atomic_store(&in->ready, 0);
 }
 
 void hub_ingest_free(struct hub_ingest *in)
 {
-	if (!in)
+	/* An abandoned client still has a parked callback and a blocked disconnect thread using
+	 * it: leave both to the process exit. */
+	if (!in || atomic_load(&in->abandoned))
 		return;
 	if (in->client)
 		MQTTAsync_destroy(&in->client);

@@ -78,6 +78,8 @@ struct hub_journal {
 	uint64_t wpos; /* write position inside the active segment */
 	struct cursor *curs;
 	size_t ncur;
+	struct hub_journal_reader **readers; /* for counting what drop_oldest takes unread */
+	size_t nreaders, readercap;
 	_Atomic uint64_t end;   /* published: every entry below it is complete */
 	_Atomic uint64_t first; /* base of the oldest segment */
 	uint64_t bytes, appended, dropped, corrupt, full_waits;
@@ -89,6 +91,7 @@ struct hub_journal {
 struct hub_journal_reader {
 	struct hub_journal *j;
 	uint64_t off;
+	uint64_t done;      /* every entry before it was returned; guarded by j->lock */
 	const uint8_t *map; /* read-only mapping of the segment holding off, or NULL */
 	uint64_t base;      /* that segment's base */
 	uint64_t limit;     /* bytes of it that may hold entries */
@@ -223,12 +226,27 @@ static int min_cursor(const struct hub_journal *j, uint64_t *min)
 	return 1;
 }
 
-/* Counts the entries of the oldest segment that the slowest cursor has not consumed. */
+/* Where the slowest reader is, or with no reader, the slowest cursor (with no cursor at all,
+ * 0: nobody consumes). A reader is ahead of its cursor by what its consumer holds in memory (a
+ * sink's unacknowledged batch): those entries are still delivered after their segment is gone,
+ * so they do not count as dropped. */
+static int min_unread(const struct hub_journal *j, uint64_t *min)
+{
+	if (j->ncur == 0 || j->nreaders == 0)
+		return min_cursor(j, min);
+	*min = j->readers[0]->done;
+	for (size_t i = 1; i < j->nreaders; i++)
+		if (j->readers[i]->done < *min)
+			*min = j->readers[i]->done;
+	return 1;
+}
+
+/* Counts the entries of the oldest segment that the slowest reader has not read. */
 static uint64_t count_unread(struct hub_journal *j)
 {
 	const struct seg *s = &j->segs[0];
 	uint64_t min, limit = seg_limit(j, 0), pos = 0, read = 0;
-	if (!min_cursor(j, &min) || min <= s->base)
+	if (!min_unread(j, &min) || min <= s->base)
 		return s->entries;
 	if (min - s->base >= limit)
 		return 0;
@@ -963,6 +981,7 @@ static void journal_free(struct hub_journal *j)
 	pthread_mutex_destroy(&j->lock);
 	free(j->segs);
 	free(j->curs);
+	free(j->readers);
 	free(j);
 }
 
@@ -1028,10 +1047,18 @@ struct hub_journal_reader *hub_journal_reader_new(struct hub_journal *j, uint64_
 	if (!j)
 		return NULL;
 	struct hub_journal_reader *r = hub_xcalloc(1, sizeof(*r));
+	pthread_mutex_lock(&j->lock);
 	uint64_t first = atomic_load(&j->first);
 	uint64_t end = atomic_load_explicit(&j->end, memory_order_acquire);
 	r->j = j;
 	r->off = offset < first ? first : offset > end ? end : offset;
+	r->done = r->off;
+	if (j->nreaders == j->readercap) {
+		j->readercap = j->readercap ? j->readercap * 2 : 4;
+		j->readers = hub_xrealloc(j->readers, j->readercap * sizeof(*j->readers));
+	}
+	j->readers[j->nreaders++] = r;
+	pthread_mutex_unlock(&j->lock);
 	return r;
 }
 
@@ -1141,7 +1168,15 @@ int hub_journal_reader_next(struct hub_journal_reader *r, struct hub_jentry *e)
 		e->payload = r->map + pos + HDR + h.topic_len + 1;
 		e->len = h.len - h.topic_len - 2;
 		r->off = e->next;
-		return HUB_OK;
+		/* Under the lock, so that drop_oldest either counted this entry as dropped (then
+		 * it is skipped here) or sees that it was read: never both, never neither. */
+		pthread_mutex_lock(&j->lock);
+		int dropped = e->offset < atomic_load(&j->first);
+		if (!dropped)
+			r->done = e->next;
+		pthread_mutex_unlock(&j->lock);
+		if (!dropped)
+			return HUB_OK;
 	}
 }
 
@@ -1154,6 +1189,15 @@ void hub_journal_reader_free(struct hub_journal_reader *r)
 {
 	if (!r)
 		return;
+	struct hub_journal *j = r->j;
+	pthread_mutex_lock(&j->lock);
+	for (size_t i = 0; i < j->nreaders; i++) {
+		if (j->readers[i] == r) {
+			j->readers[i] = j->readers[--j->nreaders];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&j->lock);
 	reader_unmap(r);
 	free(r);
 }

@@ -246,6 +246,8 @@ static void wait_for_signal(struct hub *h, const sigset_t *set)
 			hub_warn("msg=\"SIGHUP ignored: restart the hub to apply a new config\"");
 		hub_ingest_tick(h->ingest);
 		update_journal_gauges(h);
+		for (size_t i = 0; i < h->nconsumers; i++)
+			hub_consumer_tick(h->consumers[i]);
 	}
 }
 
