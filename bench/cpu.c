@@ -1,0 +1,202 @@
+/* bench-cpu: what cityhub's own code costs per message, on one thread with no MQTT, no HTTP
+ * and no thread hand-offs: the bench's load corpus (cityhub-sim --rate's messages) is
+ * journaled, then read back, decoded and encoded as a sink consumer does. Each stage is timed
+ * separately, so the figures of bench/run can be split into "the hub's logic" and "getting
+ * messages in and out" (see docs/benchmarks.md). Also a convenient target for callgrind.
+ *
+ *   bench-cpu [MESSAGES [SENSORS]]     (default 200000 1000)
+ *
+ * Prints one JSON object: nanoseconds per message for each stage. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cityhub/adapter.h"
+#include "cityhub/error.h"
+#include "cityhub/record.h"
+#include "cityhub/schema.h"
+#include "config.h"
+#include "journal.h"
+#include "lineproto.h"
+#include "load.h"
+#include "pipeline.h"
+
+struct corpus {
+	char (*topic)[96];
+	char (*payload)[256];
+	size_t *len;
+	size_t n;
+};
+
+struct env {
+	struct hub_config cfg;
+	struct hub_schemas *schemas;
+	struct hub_pipeline *pipeline;
+	struct hub_journal *journal;
+	char dir[64];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void make_corpus(struct corpus *c, size_t n, int sensors)
+{
+	c->n = n;
+	c->topic = hub_xmalloc(n * sizeof(*c->topic));
+	c->payload = hub_xmalloc(n * sizeof(*c->payload));
+	c->len = hub_xmalloc(n * sizeof(*c->len));
+	long long t = hub_now_real_ns();
+	for (size_t i = 0; i < n; i++)
+		sim_load_message(i, sensors, t + (long long)i * 100000, c->topic[i],
+		                 sizeof(c->topic[i]), c->payload[i], sizeof(c->payload[i]),
+		                 &c->len[i]);
+}
+
+static int open_env(struct env *e)
+{
+	char err[512] = "";
+	snprintf(e->dir, sizeof(e->dir), "/tmp/bench-cpu-XXXXXX");
+	if (!mkdtemp(e->dir) || hub_config_load(NULL, &e->cfg, err, sizeof(err)) != HUB_OK)
+		goto fail;
+	e->schemas = hub_schemas_load_builtin(err, sizeof(err));
+	e->pipeline = e->schemas ? hub_pipeline_new(&e->cfg, e->schemas, err, sizeof(err)) : NULL;
+	struct hub_journal_opts o = {.dir = e->dir,
+	                             .max_bytes = 1ull << 30,
+	                             .segment_bytes = 16u << 20,
+	                             .fsync = HUB_FSYNC_NONE,
+	                             .fsync_interval_ms = 1000,
+	                             .full_policy = HUB_FULL_BLOCK};
+	e->journal = e->pipeline ? hub_journal_open(&o, err, sizeof(err)) : NULL;
+	if (e->journal)
+		return HUB_OK;
+fail:
+	fprintf(stderr, "bench-cpu: %s %s\n", err, errno ? strerror(errno) : "");
+	return HUB_EINVAL;
+}
+
+static void close_env(struct env *e)
+{
+	hub_journal_close(e->journal);
+	hub_pipeline_free(e->pipeline);
+	hub_schemas_free(e->schemas);
+	hub_config_free(&e->cfg);
+	/* The journal directory holds files only: segments, cursors, a lock. */
+	DIR *d = opendir(e->dir);
+	struct dirent *de;
+	char path[sizeof(e->dir) + 256];
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			snprintf(path, sizeof(path), "%s/%s", e->dir, de->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
+	if (rmdir(e->dir) != 0)
+		fprintf(stderr, "bench-cpu: could not remove %s\n", e->dir);
+}
+
+/* Seconds to append the corpus to the journal, as the MQTT callback does. */
+static double stage_append(struct env *e, const struct corpus *c)
+{
+	double t = now_s();
+	for (size_t i = 0; i < c->n; i++)
+		if (hub_journal_append(e->journal, hub_now_real_ns(), c->topic[i],
+		                       strlen(c->topic[i]), c->payload[i], c->len[i]) != HUB_OK)
+			return -1;
+	return now_s() - t;
+}
+
+/* Seconds to read the journal back and decode (and with encode, batch as line protocol). */
+static double stage_consume(struct env *e, size_t n, int encode)
+{
+	struct hub_journal_reader *r = hub_journal_reader_new(e->journal, 0);
+	struct hub_recset rs;
+	struct hub_lpbatch batch = {0};
+	struct hub_reject rej;
+	struct hub_jentry je;
+	const char *adapter;
+	size_t done = 0, bad = 0;
+	hub_recset_init(&rs, 0);
+	double t = now_s();
+	while (done < n && hub_journal_reader_next(r, &je) == HUB_OK) {
+		struct hub_msg m = {je.topic, je.topic_len, je.payload, je.len, je.recv_ns};
+		if (hub_pipeline_decode(e->pipeline, &m, &rs, &rej, &adapter) != HUB_OK)
+			bad++;
+		for (size_t i = 0; encode && i < rs.n; i++)
+			hub_lpbatch_add(&batch, &rs.recs[i]);
+		if (batch.nlines >= 5000)
+			hub_lpbatch_clear(&batch);
+		done++;
+	}
+	t = now_s() - t;
+	hub_lpbatch_fini(&batch);
+	hub_recset_fini(&rs);
+	hub_journal_reader_free(r);
+	return done == n && bad == 0 ? t : -1;
+}
+
+/* Seconds for jansson alone to parse the payloads (the adapter's flags). */
+static double stage_json(const struct corpus *c)
+{
+	double t = now_s();
+	for (size_t i = 0; i < c->n; i++) {
+		json_t *root = json_loadb(c->payload[i], c->len[i], JSON_REJECT_DUPLICATES, NULL);
+		if (!root)
+			return -1;
+		json_decref(root);
+	}
+	return now_s() - t;
+}
+
+static int parse_arg(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi)
+		return HUB_ERANGE;
+	*out = v;
+	return HUB_OK;
+}
+
+int main(int argc, char **argv)
+{
+	long n = 200000, sensors = 1000;
+	if (argc > 3 || (argc > 1 && parse_arg(argv[1], 1, 10000000, &n)) ||
+	    (argc > 2 && parse_arg(argv[2], 1, 1000000, &sensors))) {
+		fputs("usage: bench-cpu [MESSAGES [SENSORS]]\n", stderr);
+		return 2;
+	}
+	struct corpus c;
+	struct env e = {0};
+	make_corpus(&c, (size_t)n, (int)sensors);
+	if (open_env(&e) != HUB_OK)
+		return 1;
+	double append = stage_append(&e, &c);
+	double json = stage_json(&c);
+	double decode = stage_consume(&e, c.n, 0);
+	double both = stage_consume(&e, c.n, 1);
+	close_env(&e);
+	free(c.topic);
+	free(c.payload);
+	free(c.len);
+	if (append < 0 || json < 0 || decode < 0 || both < 0) {
+		fputs("bench-cpu: a stage failed\n", stderr);
+		return 1;
+	}
+	double k = 1e9 / (double)n;
+	printf("{\"messages\":%ld,\"sensors\":%ld,\"append_ns\":%.0f,\"json_parse_ns\":%.0f,"
+	       "\"read_decode_ns\":%.0f,\"read_decode_encode_ns\":%.0f}\n",
+	       n, sensors, append * k, json * k, decode * k, both * k);
+	return 0;
+}
