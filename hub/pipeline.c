@@ -202,6 +202,7 @@ struct topic_vals {
 static int match_template(const struct route *r, const char *topic, struct hub_recset *rs,
 			  struct topic_vals *tv, struct hub_reject *rej)
 {
+	int more = 0; /* a '/' follows the last matched level, even if nothing comes after it */
 	tv->n = 0;
 	if (!r->has_template)
 		return HUB_OK;
@@ -220,9 +221,10 @@ static int match_template(const struct route *r, const char *topic, struct hub_r
 		}
 		if (!*end && i + 1 < r->nlevels)
 			return hub_reject(rej, HUB_R_BAD_TOPIC, "topic has too few levels");
-		topic = *end ? end + 1 : end;
+		more = *end != '\0';
+		topic = more ? end + 1 : end;
 	}
-	if (*topic && !r->tail_wild)
+	if (more && !r->tail_wild)
 		return hub_reject(rej, HUB_R_BAD_TOPIC, "topic has more levels than its template");
 	return HUB_OK;
 }

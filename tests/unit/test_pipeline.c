@@ -143,6 +143,7 @@ static void rejects_by_reason(void **state)
 	assert_string_equal(decode(f, "city/noise/phuong-9", ok), HUB_R_BAD_TOPIC);
 	assert_string_equal(decode(f, "city/noise/phuong-9/n-1/extra", ok), HUB_R_BAD_TOPIC);
 	assert_string_equal(decode(f, "city/noise//n-1", ok), HUB_R_BAD_TOPIC);
+	assert_string_equal(decode(f, "city/noise/p/n-1/", ok), HUB_R_BAD_TOPIC);
 	assert_string_equal(decode(f, "city/noise/p/n-1", ""), HUB_R_EMPTY);
 	assert_string_equal(decode(f, "city/noise/p/0123456789abcdefX", ok), HUB_R_BAD_STRING);
 	assert_string_equal(decode(f, "city/noise/p/n\\", ok), HUB_R_BAD_TAG);
