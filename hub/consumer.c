@@ -1,5 +1,6 @@
 #include "consumer.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #define METRIC_CACHE 48
 #define IDLE_WAIT_MS 100
 #define MONITOR_COMMIT_MS 1000
+#define MONITOR_NAP_MS 50
+#define NAP_MAX_MS 50
 
 struct metric_cache {
 	char key[128];
@@ -302,6 +305,40 @@ static int monitor_flush(struct hub_consumer *c, int at_end)
 
 /* ---- the thread ---- */
 
+/* How long to sleep once caught up without being woken by every append (a waiter on the
+ * journal makes each append broadcast, and at thousands of messages a second that is a wake-up
+ * and two context switches per message per consumer): a sink with an open batch until the batch
+ * is due, the monitor MONITOR_NAP_MS, both at most NAP_MAX_MS so that a drain or stop is seen
+ * at once; 0 = wait on the journal (a sink with nothing pending: a new batch starts at once). */
+static int nap_ms(struct hub_consumer *c)
+{
+	if (!c->sink)
+		return MONITOR_NAP_MS;
+	if (c->batch.nlines == 0)
+		return 0;
+	long long left = c->batch_started_ms + c->sink->flush_ms - hub_now_mono_ms();
+	return left <= 0 ? 1 : left > NAP_MAX_MS ? NAP_MAX_MS : (int)left;
+}
+
+static void nap(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Caught up with the journal: flush what is due, then sleep or wait for more. */
+static int idle(struct hub_consumer *c)
+{
+	int rc = c->flush(c, 1);
+	int ms = rc == HUB_OK ? nap_ms(c) : 0;
+	if (ms > 0)
+		nap(ms);
+	else if (rc == HUB_OK || rc == HUB_EAUTH)
+		hub_journal_wait(c->env.journal, hub_journal_reader_offset(c->reader), IDLE_WAIT_MS);
+	return rc;
+}
+
 static void *run(void *arg)
 {
 	struct hub_consumer *c = arg;
@@ -319,10 +356,7 @@ static void *run(void *arg)
 			c->flush(c, 1);
 			break;
 		}
-		rc = c->flush(c, 1);
-		if (rc == HUB_OK || rc == HUB_EAUTH)
-			hub_journal_wait(c->env.journal, hub_journal_reader_offset(c->reader),
-					 IDLE_WAIT_MS);
+		rc = idle(c);
 	}
 	/* After an auth failure, keep the backlog and idle until told to stop. */
 	while (rc == HUB_EAUTH && !c->stop && !atomic_load(&c->draining))
