@@ -529,7 +529,7 @@ static const struct section {
 	{"limits",
 	 "Bounds on hostile or broken input; what exceeds them is rejected with a reason."},
 	{"schemas", "The canonical kinds (fields, units, ranges)."},
-	{"http", "The operations API (health, metrics, sensors, alerts, dashboard)."},
+	{"http", "The operations API: /healthz, /readyz, /metrics."},
 	{"log", "Logging (logfmt on standard error)."},
 };
 
