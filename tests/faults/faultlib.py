@@ -1,5 +1,6 @@
-"""Shared helpers of the fault suite (stdlib only): the paced load generator, exact read-back of
-the points it produced, process memory, the stub store, and the figures each test reports.
+"""Shared helpers of the fault suite (stdlib only): the test case with its broker and store, the
+paced load generator, exact read-back of the points it produced, process memory, the stub store,
+and the figures each test reports.
 
 Every message of the load is `{"ts": T0_MS + seq, "fields": {"pm25": seq % 1000 + 0.25}}` on
 `city/air_quality/<district>/<prefix>-<seq % sensors>`, so the store must end up holding exactly
@@ -10,11 +11,13 @@ extra one.
 import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.request
 
 ROOT = os.environ.get("CITYHUB_SOURCE_ROOT") or os.path.abspath(
@@ -37,7 +40,8 @@ MEASUREMENT = "air_quality"
 BROKER_CONF = "max_queued_messages 0\n"
 
 __all__ = ["services", "Hub", "HUB_BIN", "T0_MS", "RATE", "Load", "new_hub", "stored_seqs",
-           "assert_exact", "proc_mem", "StubSink", "Figures", "workdir", "BROKER_CONF"]
+           "assert_exact", "proc_mem", "StubSink", "Figures", "workdir", "BROKER_CONF",
+           "FaultCase", "read_log"]
 
 
 _children = []  # hubs, load generators and stubs: killed at exit if a test left them running
@@ -75,6 +79,12 @@ def new_hub(tmp, broker, influx=None, sink=None, **kw):
         base.update(sink or {})
         sinks = [base]
     return track(Hub(tmp, broker.port, None, binary=HUB_BIN, sinks=sinks, **kw))
+
+
+def read_log(hub):
+    """The whole log of hub, every start of it."""
+    with open(hub.log_path, encoding="utf-8", errors="replace") as f:
+        return f.read()
 
 
 class Load:
@@ -120,6 +130,12 @@ class Load:
 
     def seqs(self):
         return set(range(self.start, self.start + self.count))
+
+    def __enter__(self):
+        return self.begin()
+
+    def __exit__(self, *exc):
+        self.kill()
 
 
 def stored_seqs(influx, prefix="lg", db="city", window_ms=20000, lo=0, hi=None):
@@ -168,6 +184,46 @@ def assert_exact(tc, influx, expected, prefix="lg", sensors=50, db="city"):
     tc.assertEqual(wrong[:10], [], "points in the wrong series or with a wrong value")
     tc.assertEqual(count_points(influx, db), len(expected), "points outside the load")
     return len(got)
+
+
+class FaultCase(unittest.TestCase):
+    """A test with its own work folder, a broker (BROKER_CONF) and an InfluxDB holding an empty
+    database "city", all started before each test and removed after it. Cleanups run in reverse
+    order, so a hub the test started (start_hub) is killed before its services and folder go."""
+
+    workdir_name = "case"  # the work folder's name prefix
+    broker_options = {}    # further Mosquitto() arguments
+
+    def setUp(self):
+        self.tmp = workdir(self.workdir_name)
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.broker = services.Mosquitto(extra_conf=BROKER_CONF, **self.broker_options).start()
+        self.addCleanup(self.broker.close)
+        self.influx = services.Influxd().start()
+        self.addCleanup(self.influx.close)
+        self.influx.create_db("city")
+
+    def start_hub(self, hub=None, **kw):
+        """Starts hub (by default a new_hub() writing to this test's store) with start(**kw);
+        the hub is killed after the test."""
+        hub = (hub or new_hub(self.tmp, self.broker, self.influx)).start(**kw)
+        self.addCleanup(hub.kill)
+        return hub
+
+    def assert_clean_stop(self, hub, timeout=10):
+        """Stops hub with SIGTERM (killing it after timeout seconds); it must exit with code 0.
+        Returns the seconds it took."""
+        code, took = hub.stop(timeout=timeout)
+        self.assertEqual(code, 0, hub.log_tail())
+        return took
+
+    def assert_all_stored(self, expected, timeout):
+        """Waits up to timeout seconds for len(expected) points, one second more for any extra
+        point, then asserts the store holds exactly the seqs in expected (see assert_exact).
+        Returns the number of points."""
+        wait_count(self.influx, len(expected), timeout)
+        time.sleep(1.0)
+        return assert_exact(self, self.influx, expected)
 
 
 def wait_count(influx, n, timeout=60, what=None):
@@ -253,6 +309,13 @@ class Figures:
 
     def __setitem__(self, key, value):
         self.values[key] = value
+
+    def load(self, summary, stored):
+        """The figures of a load test: what the load published, at what rate, and how many
+        points the store ended with."""
+        self["published"] = summary["acked"]
+        self["publish_rate"] = summary["rate"]
+        self["stored"] = stored
 
     def save(self):
         print("FIGURES %s %s" % (self.test, json.dumps(self.values, sort_keys=True)),

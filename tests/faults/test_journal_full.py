@@ -7,7 +7,6 @@ drop_oldest: the journal stays within its limit, the oldest entries go, and ever
 block: the journal stays within its limit, ingest waits (the broker queues), SIGTERM still ends
     the hub within 5 s, and after a restart with the store back every message is stored.
 """
-import shutil
 import time
 import unittest
 
@@ -19,17 +18,8 @@ MAX_PAYLOAD = 4096
 LOAD_S = 8  # about 1.6 MiB of journal entries: well over the limit
 
 
-class JournalFull(unittest.TestCase):
-    def setUp(self):
-        self.tmp = fl.workdir("full")
-        self.broker = fl.services.Mosquitto(extra_conf=fl.BROKER_CONF).start()
-        self.influx = fl.services.Influxd().start()
-        self.influx.create_db("city")
-
-    def tearDown(self):
-        self.broker.close()
-        self.influx.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class JournalFull(fl.FaultCase):
+    workdir_name = "full"
 
     def hub(self, policy):
         return fl.new_hub(self.tmp, self.broker, self.influx,
@@ -48,17 +38,13 @@ class JournalFull(unittest.TestCase):
 
     def test_drop_oldest_counts_every_dropped_message(self):
         n = fl.RATE * LOAD_S
-        hub = self.hub("drop_oldest").start()
-        self.addCleanup(hub.kill)
+        hub = self.start_hub(self.hub("drop_oldest"))
         fl.Load(self.broker, 500).run()  # the store takes the first messages ...
         fl.wait_count(self.influx, 500, 30)
         self.influx.stop()  # ... then goes away
-        load = fl.Load(self.broker, n, start=500).begin()
-        try:
+        with fl.Load(self.broker, n, start=500) as load:
             biggest = self.watch_journal(hub, load)
             summary = load.finish()
-        finally:
-            load.kill()
         fl.services.wait_until(
             lambda: hub.metric("cityhub_mqtt_messages_total") >= n + 500, 30,
             what="every message journaled")
@@ -83,8 +69,7 @@ class JournalFull(unittest.TestCase):
         missing = sorted(published - stored.keys())
         self.assertEqual(missing, list(range(missing[0], missing[0] + len(missing))))
         self.assertTrue(set(range(n + 500 - 5000, n + 500)) <= stored.keys())
-        code, _ = hub.stop()
-        self.assertEqual(code, 0, hub.log_tail())
+        self.assert_clean_stop(hub)
         fig = fl.Figures("journal_full_drop_oldest")
         fig["published"] = summary["acked"] + 500
         fig["publish_rate"] = summary["rate"]
@@ -96,35 +81,25 @@ class JournalFull(unittest.TestCase):
 
     def test_block_waits_and_loses_nothing(self):
         n = fl.RATE * LOAD_S
-        hub = self.hub("block").start()
-        self.addCleanup(hub.kill)
+        hub = self.start_hub(self.hub("block"))
         self.influx.stop()
-        load = fl.Load(self.broker, n).begin()
-        try:
+        with fl.Load(self.broker, n) as load:
             biggest = self.watch_journal(hub, load)
             summary = load.finish()
-        finally:
-            load.kill()
         m = hub.metrics()
         self.assertGreater(m["cityhub_journal_full_waits"], 0)
         self.assertEqual(m["cityhub_journal_dropped"], 0)
         self.assertLess(m["cityhub_mqtt_messages_total"], n)  # the rest waits at the broker
         self.assertLessEqual(max(biggest, m["cityhub_journal_bytes"]), MAX_BYTES)
         # Ingest is blocked inside the MQTT callback: SIGTERM must still end the hub.
-        code, took = hub.stop(timeout=30)
-        self.assertEqual(code, 0, hub.log_tail())
+        took = self.assert_clean_stop(hub, timeout=30)
         self.assertLess(took, 5.0, hub.log_tail())
         self.influx.start()
         hub.start()
-        fl.wait_count(self.influx, n, 90)
-        time.sleep(1.0)
-        stored = fl.assert_exact(self, self.influx, load.seqs())
-        code, _ = hub.stop()
-        self.assertEqual(code, 0, hub.log_tail())
+        stored = self.assert_all_stored(load.seqs(), 90)
+        self.assert_clean_stop(hub)
         fig = fl.Figures("journal_full_block")
-        fig["published"] = summary["acked"]
-        fig["publish_rate"] = summary["rate"]
-        fig["stored"] = stored
+        fig.load(summary, stored)
         fig["journaled_before_full"] = int(m["cityhub_mqtt_messages_total"])
         fig["full_waits"] = int(m["cityhub_journal_full_waits"])
         fig["journal_max_seen_bytes"] = int(max(biggest, m["cityhub_journal_bytes"]))

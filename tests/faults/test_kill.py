@@ -4,7 +4,6 @@ none lost (no gaps), none doubled or re-timestamped (no extra points). FAULTS_SE
 run's kill moments."""
 import os
 import random
-import shutil
 import time
 import unittest
 
@@ -15,17 +14,8 @@ SPAN_S = 30.0  # the kills fall in the first SPAN_S seconds of the load
 LOAD_S = 33
 
 
-class KillRestart(unittest.TestCase):
-    def setUp(self):
-        self.tmp = fl.workdir("kill")
-        self.broker = fl.services.Mosquitto(extra_conf=fl.BROKER_CONF).start()
-        self.influx = fl.services.Influxd().start()
-        self.influx.create_db("city")
-
-    def tearDown(self):
-        self.broker.close()
-        self.influx.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class KillRestart(fl.FaultCase):
+    workdir_name = "kill"
 
     def kill_moments(self, rng):
         """KILLS moments in (0.5, SPAN_S), at least 1 s apart (the hub needs that to start)."""
@@ -39,11 +29,9 @@ class KillRestart(unittest.TestCase):
         moments = self.kill_moments(random.Random(seed))
         print("FAULTS_SEED=%d kill moments: %s" % (seed, ", ".join("%.2f" % t for t in moments)))
         n = fl.RATE * LOAD_S
-        hub = fl.new_hub(self.tmp, self.broker, self.influx).start()
-        self.addCleanup(hub.kill)
-        load = fl.Load(self.broker, n).begin()
+        hub = self.start_hub()
         kills, up_when_killed = 0, 0
-        try:
+        with fl.Load(self.broker, n) as load:
             for t in moments:
                 time.sleep(max(0.0, t - load.elapsed()))
                 up_when_killed += hub.ready()
@@ -51,8 +39,6 @@ class KillRestart(unittest.TestCase):
                 kills += 1
                 hub.start(wait_ready=False)
             summary = load.finish()
-        finally:
-            load.kill()
         t_end = time.monotonic()
         fl.wait_count(self.influx, n, 90)
         caught_up_s = time.monotonic() - t_end
@@ -60,18 +46,14 @@ class KillRestart(unittest.TestCase):
         stored = fl.assert_exact(self, self.influx, load.seqs())
         self.assertEqual(kills, KILLS)
         self.assertTrue(hub.ready(), hub.log_tail())
-        code, took = hub.stop()
-        self.assertEqual(code, 0, hub.log_tail())
-        with open(hub.log_path, encoding="utf-8", errors="replace") as f:
-            log = f.read()
+        self.assert_clean_stop(hub)
+        log = fl.read_log(hub)
         self.assertNotIn("message not journaled", log)
         fig = fl.Figures("kill")
+        fig.load(summary, stored)
         fig["seed"] = seed
         fig["kills"] = kills
         fig["kills_while_ready"] = up_when_killed
-        fig["published"] = summary["acked"]
-        fig["publish_rate"] = summary["rate"]
-        fig["stored"] = stored
         fig["caught_up_after_load_s"] = round(caught_up_s, 2)
         fig["torn_entries_cut"] = log.count("journal entry damaged")
         fig.save()

@@ -2,7 +2,6 @@
 again. Nothing is lost; during the outage the backlog grows on disk while the hub's memory stays
 flat and /readyz says not ready; after recovery the backlog drains and /readyz is ready again.
 Reports the drain rate."""
-import shutil
 import time
 import unittest
 
@@ -16,17 +15,8 @@ SEGMENT = 1 << 20
 ANON_GROWTH_LIMIT_KB = 4096
 
 
-class StoreOutage(unittest.TestCase):
-    def setUp(self):
-        self.tmp = fl.workdir("outage")
-        self.broker = fl.services.Mosquitto(extra_conf=fl.BROKER_CONF).start()
-        self.influx = fl.services.Influxd().start()
-        self.influx.create_db("city")
-
-    def tearDown(self):
-        self.broker.close()
-        self.influx.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class StoreOutage(fl.FaultCase):
+    workdir_name = "outage"
 
     def sample_outage(self, hub, until):
         """Samples memory, journal size and readiness every 0.5 s until the monotonic time
@@ -63,11 +53,9 @@ class StoreOutage(unittest.TestCase):
 
     def test_influxdb_down_60s(self):
         n = fl.RATE * (BEFORE_S + OUTAGE_S + AFTER_S)
-        hub = fl.new_hub(self.tmp, self.broker, self.influx,
-                         config={"journal": {"segment_bytes": SEGMENT}}).start()
-        self.addCleanup(hub.kill)
-        load = fl.Load(self.broker, n).begin()
-        try:
+        hub = self.start_hub(fl.new_hub(self.tmp, self.broker, self.influx,
+                                        config={"journal": {"segment_bytes": SEGMENT}}))
+        with fl.Load(self.broker, n) as load:
             time.sleep(BEFORE_S)
             self.influx.stop()
             t_down = time.monotonic()
@@ -77,11 +65,7 @@ class StoreOutage(unittest.TestCase):
             t_back = time.monotonic()
             drain_s, drained, backlog, ready_after_s = self.drain(hub, t_back)
             summary = load.finish()
-        finally:
-            load.kill()
-        fl.wait_count(self.influx, n, 90)
-        time.sleep(1.0)
-        stored = fl.assert_exact(self, self.influx, load.seqs())
+        stored = self.assert_all_stored(load.seqs(), 90)
         steady = samples[len(samples) // 6:]  # from 10 s into the outage
         anon = [s["anon"] for s in steady]
         rss = [s["rss"] for s in samples]
@@ -98,12 +82,9 @@ class StoreOutage(unittest.TestCase):
         self.assertTrue(all(s["ready"] == 503 for s in samples[4:]),
                         [s["ready"] for s in samples])
         self.assertTrue(hub.ready())
-        code, _ = hub.stop()
-        self.assertEqual(code, 0, hub.log_tail())
+        self.assert_clean_stop(hub)
         fig = fl.Figures("store_outage")
-        fig["published"] = summary["acked"]
-        fig["publish_rate"] = summary["rate"]
-        fig["stored"] = stored
+        fig.load(summary, stored)
         fig["outage_s"] = round(t_back - t_down, 1)
         fig["journal_growth_bytes"] = int(journal_growth)
         fig["received_during_outage"] = int(received)

@@ -8,9 +8,7 @@ import glob
 import json
 import os
 import re
-import shutil
 import struct
-import time
 import unittest
 
 import faultlib as fl
@@ -53,17 +51,8 @@ def flip(path, at):
         f.write(bytes([b[0] ^ 0xFF]))
 
 
-class TornJournal(unittest.TestCase):
-    def setUp(self):
-        self.tmp = fl.workdir("torn")
-        self.broker = fl.services.Mosquitto(extra_conf=fl.BROKER_CONF).start()
-        self.influx = fl.services.Influxd().start()
-        self.influx.create_db("city")
-
-    def tearDown(self):
-        self.broker.close()
-        self.influx.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+class TornJournal(fl.FaultCase):
+    workdir_name = "torn"
 
     def hub(self, url):
         return fl.new_hub(self.tmp, self.broker, sink={"url": url},
@@ -72,10 +61,8 @@ class TornJournal(unittest.TestCase):
 
     def test_damaged_entries_are_reported_and_the_rest_delivered(self):
         dead_store = "http://127.0.0.1:%d" % fl.services.free_port()
-        hub = self.hub(dead_store).start()
-        self.addCleanup(hub.kill)
-        load = fl.Load(self.broker, N).begin()
-        summary = load.finish()
+        hub = self.start_hub(self.hub(dead_store))
+        summary = fl.Load(self.broker, N).run()
         fl.services.wait_until(lambda: hub.metric("cityhub_mqtt_messages_total") == N, 30,
                                what="every message journaled")
         hub.kill()
@@ -98,19 +85,13 @@ class TornJournal(unittest.TestCase):
                    # re-extended with zeros on open: the body no longer matches its CRC
                    (bl + el[-1][0], "checksum mismatch")}
 
-        hub = self.hub(self.influx.url).start()
-        self.addCleanup(hub.kill)
-        expected = set(range(N)) - lost
-        fl.wait_count(self.influx, len(expected), 60)
-        time.sleep(1.0)
-        stored = fl.assert_exact(self, self.influx, expected)
+        hub = self.start_hub(self.hub(self.influx.url))
+        stored = self.assert_all_stored(set(range(N)) - lost, 60)
         self.assertEqual(hub.metric("cityhub_journal_corrupt"), 3)
-        with open(hub.log_path, encoding="utf-8", errors="replace") as f:
-            log = f.read()
+        log = fl.read_log(hub)
         found = set(re.findall(r'journal entry damaged.* offset=(\d+) reason="([^"]+)"', log))
         self.assertEqual({(int(o), why) for o, why in found}, damaged, log[-3000:])
-        code, _ = hub.stop()
-        self.assertEqual(code, 0, hub.log_tail())
+        self.assert_clean_stop(hub)
         fig = fl.Figures("torn_journal")
         fig["published"] = summary["acked"]
         fig["segments"] = len(segs)

@@ -123,12 +123,23 @@ static void batch_free(struct hub_lpbatch *b)
 
 /* ---- assertions on what the stub stored ---- */
 
+#define ANY_SIZE SIZE_MAX
+
+/* Returns the stub's log what ("_lines" or "_requests"), which must hold n entries unless n is
+ * ANY_SIZE. The caller decrefs it. */
+static json_t *stub_log(const char *what, size_t n)
+{
+	json_t *log = stub_get(what);
+	if (n != ANY_SIZE)
+		assert_int_equal(json_array_size(log), n);
+	return log;
+}
+
 /* The stub stored exactly lines 0..n-1 (except skip), in order. */
 static void assert_lines_exact(int n, int skip)
 {
-	json_t *lines = stub_get("_lines");
+	json_t *lines = stub_log("_lines", (size_t)(n - (skip >= 0)));
 	char want[200];
-	assert_int_equal(json_array_size(lines), (size_t)(n - (skip >= 0)));
 	size_t k = 0;
 	for (int i = 0; i < n; i++) {
 		if (i == skip)
@@ -142,7 +153,7 @@ static void assert_lines_exact(int n, int skip)
 /* The set of distinct lines the stub stored is exactly lines 0..n-1 (except skip). */
 static void assert_lines_set(int n, int skip)
 {
-	json_t *lines = stub_get("_lines");
+	json_t *lines = stub_log("_lines", ANY_SIZE);
 	char want[200];
 	size_t stored = json_array_size(lines);
 	for (int i = 0; i < n; i++) {
@@ -157,18 +168,6 @@ static void assert_lines_set(int n, int skip)
 	json_decref(lines);
 }
 
-/* The stub's request log has exactly these statuses (0 = connection reset), in order. */
-static void assert_statuses(const int *want, size_t n)
-{
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), n);
-	for (size_t i = 0; i < n; i++) {
-		json_t *st = json_object_get(json_array_get(reqs, i), "status");
-		assert_int_equal(json_integer_value(st), want[i]);
-	}
-	json_decref(reqs);
-}
-
 static const char *req_str(json_t *reqs, size_t i, const char *key)
 {
 	return json_string_value(json_object_get(json_array_get(reqs, i), key));
@@ -177,6 +176,66 @@ static const char *req_str(json_t *reqs, size_t i, const char *key)
 static long long req_int(json_t *reqs, size_t i, const char *key)
 {
 	return json_integer_value(json_object_get(json_array_get(reqs, i), key));
+}
+
+/* The stub's request log has exactly these statuses (0 = connection reset), in order, and, where
+ * nlines is non-NULL and nlines[i] non-zero, request i carried nlines[i] lines. */
+static void assert_requests(const int *want, const int *nlines, size_t n)
+{
+	json_t *reqs = stub_log("_requests", n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(req_int(reqs, i, "status"), want[i]);
+		if (nlines && nlines[i])
+			assert_int_equal(req_int(reqs, i, "nlines"), nlines[i]);
+	}
+	json_decref(reqs);
+}
+
+/* Request i of reqs went to path?query with this Authorization header. */
+static void assert_target(json_t *reqs, size_t i, const char *path, const char *query,
+			  const char *auth)
+{
+	assert_string_equal(req_str(reqs, i, "path"), path);
+	assert_string_equal(req_str(reqs, i, "query"), query);
+	assert_string_equal(req_str(reqs, i, "auth"), auth);
+}
+
+/* ---- assertions on the writer's figures ---- */
+
+struct stat_want {
+	const char *name; /* a counter of struct hub_influx_stats, or NULL at the end of a list */
+	long long value;
+};
+
+/* A NULL-ended list of stat_want, for assert_stats(). */
+#define STATS(...) ((const struct stat_want[]){__VA_ARGS__, {NULL, 0}})
+
+static long long stat_value(const struct hub_influx_stats *st, const char *name)
+{
+	const struct stat_want all[] = {
+		{"requests", (long long)st->requests},
+		{"lines_ok", (long long)st->lines_ok},
+		{"lines_dropped", (long long)st->lines_dropped},
+		{"retries", (long long)st->retries},
+		{"splits", (long long)st->splits},
+		{"healthy", st->healthy},
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(all[i].name, name) == 0)
+			return all[i].value;
+	}
+	fail_msg("no stat %s", name);
+	return -1;
+}
+
+/* Every stat named in want (ended by a NULL name) has its value in st. */
+static void assert_stats(const struct hub_influx_stats *st, const struct stat_want *want)
+{
+	for (; want->name; want++) {
+		long long got = stat_value(st, want->name);
+		if (got != want->value)
+			fail_msg("stat %s is %lld, want %lld", want->name, got, want->value);
+	}
 }
 
 /* ---- writer set-up ---- */
@@ -210,6 +269,15 @@ static void on_drop(void *ctx, const char *line, size_t len, const char *why)
 	snprintf(d->why, sizeof(d->why), "%s", why);
 }
 
+/* d saw n dropped lines, the last being line i of a batch made with bad_at. */
+static void assert_drops(const struct drops *d, int n, int i, int bad_at)
+{
+	char want[200];
+	assert_int_equal(d->n, n);
+	make_line(want, sizeof(want), i, bad_at);
+	assert_string_equal(d->line, want);
+}
+
 static struct hub_influx *writer(const struct hub_cfg_sink *cfg)
 {
 	char err[200] = "";
@@ -219,16 +287,26 @@ static struct hub_influx *writer(const struct hub_cfg_sink *cfg)
 	return w;
 }
 
-/* Writes n good lines with cfg; returns the write's result and its stats. */
-static int write_n(const struct hub_cfg_sink *cfg, int n, struct hub_influx_stats *st)
+/* Writes b once with a new writer for cfg and *stop (stop may be NULL); returns the write's
+ * result, the writer's stats in st and the dropped lines in d (each if non-NULL). */
+static int write_once(const struct hub_cfg_sink *cfg, const struct hub_lpbatch *b, struct drops *d,
+		      const volatile int *stop, struct hub_influx_stats *st)
+{
+	struct hub_influx *w = writer(cfg);
+	int rc = hub_influx_write(w, b, d ? on_drop : NULL, d, stop);
+	if (st)
+		hub_influx_get_stats(w, st);
+	hub_influx_free(w);
+	return rc;
+}
+
+/* Writes the n lines of make_batch(n, bad_at) with cfg; returns as write_once(). */
+static int write_batch(const struct hub_cfg_sink *cfg, int n, int bad_at, struct drops *d,
+		       struct hub_influx_stats *st)
 {
 	struct hub_lpbatch b;
-	volatile int stop = 0;
-	make_batch(&b, n, -1);
-	struct hub_influx *w = writer(cfg);
-	int rc = hub_influx_write(w, &b, NULL, NULL, &stop);
-	hub_influx_get_stats(w, st);
-	hub_influx_free(w);
+	make_batch(&b, n, bad_at);
+	int rc = write_once(cfg, &b, d, NULL, st);
 	batch_free(&b);
 	return rc;
 }
@@ -287,7 +365,125 @@ static int reset_stub(void **state)
 	return 0;
 }
 
-/* ---- tests: reply classes ---- */
+/* ---- tests: reply classes, one table row each ---- */
+
+enum lines_check { LINES_UNCHECKED, LINES_EXACT, LINES_SET };
+
+#define MAX_REQS 8
+
+/* One write of nlines good lines while the stub follows rule, and what must come of it. A zero
+ * or NULL field keeps base_cfg()'s value or is not checked. */
+struct write_case {
+	const char *rule;             /* the stub's _control rule */
+	int timeout_ms, retry_cap_ms; /* cfg */
+	int nlines;
+	int rc;                       /* what hub_influx_write() returns */
+	long long min_ms, max_ms;     /* bounds on the write's duration */
+	struct stat_want stats[7];    /* ended by a NULL name */
+	const char *last_error;       /* st.last_error, whole */
+	const char *error_prefix;     /* st.last_error starts with this */
+	size_t nrequests;             /* the stub's request log: nrequests requests, */
+	int statuses[MAX_REQS];       /* with these statuses, */
+	int nlines_sent[MAX_REQS];    /* carrying these numbers of lines (where non-zero) */
+	size_t nstored;               /* lines the stub stored, duplicates included */
+	enum lines_check lines;       /* how the stored lines must match the written ones */
+};
+
+/* Runs the write_case in *state (see WRITE_CASE). */
+static void run_write_case(void **state)
+{
+	const struct write_case *c = *state;
+	struct hub_cfg_sink cfg = base_cfg();
+	struct hub_influx_stats st;
+	if (c->rule)
+		control(c->rule);
+	cfg.timeout_ms = c->timeout_ms ? c->timeout_ms : cfg.timeout_ms;
+	cfg.retry_cap_ms = c->retry_cap_ms ? c->retry_cap_ms : cfg.retry_cap_ms;
+	long long t0 = hub_now_mono_ms();
+	assert_int_equal(write_batch(&cfg, c->nlines, -1, NULL, &st), c->rc);
+	long long took = hub_now_mono_ms() - t0;
+	assert_true(took >= c->min_ms);
+	if (c->max_ms)
+		assert_true(took < c->max_ms);
+	assert_stats(&st, c->stats);
+	if (c->last_error)
+		assert_string_equal(st.last_error, c->last_error);
+	if (c->error_prefix)
+		assert_memory_equal(st.last_error, c->error_prefix, strlen(c->error_prefix));
+	if (c->nrequests)
+		assert_requests(c->statuses, c->nlines_sent, c->nrequests);
+	if (c->nstored)
+		json_decref(stub_log("_lines", c->nstored));
+	if (c->lines == LINES_EXACT)
+		assert_lines_exact(c->nlines, -1);
+	else if (c->lines == LINES_SET)
+		assert_lines_set(c->nlines, -1);
+}
+
+/* A cmocka test named after the write_case c, run with a cleared stub. */
+#define WRITE_CASE(c) {#c, run_write_case, reset_stub, NULL, (void *)&c}
+
+static const struct write_case test_exact_lines_once = {.nlines = 7, .lines = LINES_EXACT};
+
+static const struct write_case test_500_twice = {
+	.rule = "{\"mode\": \"status\", \"status\": 500, \"times\": 2}", .nlines = 6,
+	.stats = {{"retries", 2}, {"requests", 3}, {"lines_ok", 6}, {"healthy", 1}},
+	.last_error = "HTTP 500: stub status 500",
+	.nrequests = 3, .statuses = {500, 500, 204}, .lines = LINES_SET,
+};
+
+/* The header asks for 1 s; the backoff alone is <= 1 ms. */
+static const struct write_case test_503_retry_after = {
+	.rule = "{\"status\": 503, \"retry_after\": 1, \"times\": 1}", .retry_cap_ms = 5000,
+	.nlines = 3, .min_ms = 900, .stats = {{"retries", 1}},
+	.nrequests = 2, .statuses = {503, 204}, .lines = LINES_EXACT,
+};
+
+/* An hour asked for, capped at retry_cap_ms; without the cap this test would hang. */
+static const struct write_case test_429_capped = {
+	.rule = "{\"status\": 429, \"retry_after\": 3600, \"times\": 1}", .retry_cap_ms = 200,
+	.nlines = 3, .max_ms = 60000, .stats = {{"retries", 1}},
+	.nrequests = 2, .statuses = {429, 204}, .lines = LINES_EXACT,
+};
+
+static const struct write_case test_429_no_header = {
+	.rule = "{\"status\": 429, \"times\": 2}", .nlines = 4, .stats = {{"retries", 2}},
+	.nrequests = 3, .statuses = {429, 429, 204}, .lines = LINES_EXACT,
+};
+
+static const struct write_case test_413_split = {
+	.rule = "{\"status\": 413, \"times\": 1}", .nlines = 10,
+	.stats = {{"splits", 1}, {"requests", 3}, {"lines_ok", 10}, {"retries", 0}},
+	.nrequests = 3, .statuses = {413, 204, 204}, .nlines_sent = {10, 5, 5},
+	.lines = LINES_EXACT,
+};
+
+/* 401 and 403 end the write at once: one request, no retry, the writer unhealthy. */
+#define AUTH_REFUSED(status, body)                                                                 \
+	{                                                                                          \
+		.rule = "{\"status\": " #status ", \"times\": 1, \"body\": \"" body "\"}",         \
+		.nlines = 5, .rc = HUB_EAUTH,                                                      \
+		.stats = {{"healthy", 0}, {"requests", 1}, {"retries", 0}, {"lines_ok", 0}},       \
+		.last_error = "HTTP " #status ": " body, .nrequests = 1, .statuses = {status},     \
+	}
+
+static const struct write_case test_auth_refused_401 = AUTH_REFUSED(401, "authorization failed");
+static const struct write_case test_auth_refused_403 = AUTH_REFUSED(403, "forbidden");
+
+static const struct write_case test_reset_then_ok = {
+	.rule = "{\"reset\": true, \"times\": 1}", .nlines = 4,
+	.stats = {{"retries", 1}, {"requests", 2}, {"healthy", 1}}, .error_prefix = "network: ",
+	.nrequests = 2, .statuses = {0, 204}, .lines = LINES_EXACT,
+};
+
+/* The slow store keeps the first copy too: a resend duplicates, never loses. */
+static const struct write_case test_timeout_then_ok = {
+	.rule = "{\"mode\": \"ok\", \"delay_ms\": 1500, \"times\": 1}", .timeout_ms = 300,
+	.nlines = 4, .stats = {{"retries", 1}, {"requests", 2}, {"lines_ok", 4}},
+	.error_prefix = "network: ", .nstored = 8, .lines = LINES_SET,
+};
+
+/* ---- tests: the rest ---- */
 
 static void test_ok_204(void **state)
 {
@@ -306,17 +502,11 @@ static void test_ok_204(void **state)
 	hub_influx_free(w);
 	batch_free(&b);
 
-	assert_int_equal(st.requests, 2);
-	assert_int_equal(st.lines_ok, 10);
-	assert_int_equal(st.retries, 0);
-	assert_int_equal(st.lines_dropped, 0);
-	assert_int_equal(st.healthy, 1);
+	assert_stats(&st, STATS({"requests", 2}, {"lines_ok", 10}, {"retries", 0},
+				{"lines_dropped", 0}, {"healthy", 1}));
 	assert_string_equal(st.last_error, "");
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), 2);
-	assert_string_equal(req_str(reqs, 0, "path"), "/write");
-	assert_string_equal(req_str(reqs, 0, "query"), "db=city&rp=one%20week&precision=ns");
-	assert_string_equal(req_str(reqs, 0, "auth"), "Basic dTpw");
+	json_t *reqs = stub_log("_requests", 2);
+	assert_target(reqs, 0, "/write", "db=city&rp=one%20week&precision=ns", "Basic dTpw");
 	assert_string_equal(req_str(reqs, 0, "content_type"), "text/plain; charset=utf-8");
 	assert_null(req_str(reqs, 0, "expect"));
 	assert_int_equal(req_int(reqs, 0, "nlines"), 5);
@@ -324,221 +514,48 @@ static void test_ok_204(void **state)
 	/* keep-alive: the second request came over the same connection */
 	assert_string_equal(req_str(reqs, 0, "conn"), req_str(reqs, 1, "conn"));
 	json_decref(reqs);
-	json_t *lines = stub_get("_lines");
-	assert_int_equal(json_array_size(lines), 10);
-	json_decref(lines);
+	json_decref(stub_log("_lines", 10));
 }
 
-static void test_exact_lines_once(void **state)
+/* Writes make_batch(n, bad_at) while the stub follows rule, which must end in HUB_OK; returns the
+ * dropped lines in d and the writer's stats in st. */
+static void write_dropping(const char *rule, int n, int bad_at, struct drops *d,
+			   struct hub_influx_stats *st)
 {
-	(void)state;
+	control(rule);
 	struct hub_cfg_sink cfg = base_cfg();
-	struct hub_influx_stats st;
-	assert_int_equal(write_n(&cfg, 7, &st), HUB_OK);
-	assert_lines_exact(7, -1);
-}
-
-static void test_500_twice(void **state)
-{
-	(void)state;
-	control("{\"mode\": \"status\", \"status\": 500, \"times\": 2}");
-	struct hub_cfg_sink cfg = base_cfg();
-	struct hub_influx_stats st;
-	assert_int_equal(write_n(&cfg, 6, &st), HUB_OK);
-	assert_int_equal(st.retries, 2);
-	assert_int_equal(st.requests, 3);
-	assert_int_equal(st.lines_ok, 6);
-	assert_int_equal(st.healthy, 1);
-	assert_string_equal(st.last_error, "HTTP 500: stub status 500");
-	static const int want[] = {500, 500, 204};
-	assert_statuses(want, 3);
-	assert_lines_set(6, -1);
-}
-
-static void test_503_retry_after(void **state)
-{
-	(void)state;
-	control("{\"status\": 503, \"retry_after\": 1, \"times\": 1}");
-	struct hub_cfg_sink cfg = base_cfg();
-	cfg.retry_cap_ms = 5000;
-	struct hub_influx_stats st;
-	long long t0 = hub_now_mono_ms();
-	assert_int_equal(write_n(&cfg, 3, &st), HUB_OK);
-	long long took = hub_now_mono_ms() - t0;
-	assert_true(took >= 900); /* the header asked for 1 s; the backoff alone is <= 1 ms */
-	assert_int_equal(st.retries, 1);
-	static const int want[] = {503, 204};
-	assert_statuses(want, 2);
-	assert_lines_exact(3, -1);
-}
-
-static void test_429_capped(void **state)
-{
-	(void)state;
-	/* An hour asked for, capped at retry_cap_ms; without the cap this test would hang. */
-	control("{\"status\": 429, \"retry_after\": 3600, \"times\": 1}");
-	struct hub_cfg_sink cfg = base_cfg();
-	cfg.retry_cap_ms = 200;
-	struct hub_influx_stats st;
-	long long t0 = hub_now_mono_ms();
-	assert_int_equal(write_n(&cfg, 3, &st), HUB_OK);
-	assert_true(hub_now_mono_ms() - t0 < 60000);
-	assert_int_equal(st.retries, 1);
-	static const int want[] = {429, 204};
-	assert_statuses(want, 2);
-	assert_lines_exact(3, -1);
-}
-
-static void test_429_no_header(void **state)
-{
-	(void)state;
-	control("{\"status\": 429, \"times\": 2}");
-	struct hub_cfg_sink cfg = base_cfg();
-	struct hub_influx_stats st;
-	assert_int_equal(write_n(&cfg, 4, &st), HUB_OK);
-	assert_int_equal(st.retries, 2);
-	static const int want[] = {429, 429, 204};
-	assert_statuses(want, 3);
-	assert_lines_exact(4, -1);
-}
-
-static void test_413_split(void **state)
-{
-	(void)state;
-	control("{\"status\": 413, \"times\": 1}");
-	struct hub_cfg_sink cfg = base_cfg();
-	struct hub_influx_stats st;
-	assert_int_equal(write_n(&cfg, 10, &st), HUB_OK);
-	assert_int_equal(st.splits, 1);
-	assert_int_equal(st.requests, 3);
-	assert_int_equal(st.lines_ok, 10);
-	assert_int_equal(st.retries, 0);
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), 3);
-	assert_int_equal(req_int(reqs, 0, "status"), 413);
-	assert_int_equal(req_int(reqs, 0, "nlines"), 10);
-	assert_int_equal(req_int(reqs, 1, "status"), 204);
-	assert_int_equal(req_int(reqs, 1, "nlines"), 5);
-	assert_int_equal(req_int(reqs, 2, "status"), 204);
-	assert_int_equal(req_int(reqs, 2, "nlines"), 5);
-	json_decref(reqs);
-	assert_lines_exact(10, -1);
+	assert_int_equal(write_batch(&cfg, n, bad_at, d, st), HUB_OK);
 }
 
 static void test_413_single_line_dropped(void **state)
 {
 	(void)state;
-	control("{\"status\": 413, \"times\": -1, \"body\": \"request entity too large\"}");
-	struct hub_cfg_sink cfg = base_cfg();
-	struct hub_lpbatch b;
 	struct drops d = {0};
-	char want[200];
-	make_batch(&b, 2, -1);
-	struct hub_influx *w = writer(&cfg);
-	assert_int_equal(hub_influx_write(w, &b, on_drop, &d, NULL), HUB_OK);
 	struct hub_influx_stats st;
-	hub_influx_get_stats(w, &st);
-	hub_influx_free(w);
-	batch_free(&b);
-	assert_int_equal(d.n, 2);
-	make_line(want, sizeof(want), 1, -1);
-	assert_string_equal(d.line, want);
+	write_dropping("{\"status\": 413, \"times\": -1, \"body\": \"request entity too large\"}",
+		       2, -1, &d, &st);
+	assert_drops(&d, 2, 1, -1);
 	assert_string_equal(d.why, "request entity too large");
-	assert_int_equal(st.lines_dropped, 2);
-	assert_int_equal(st.lines_ok, 0);
-	assert_int_equal(st.splits, 1);
+	assert_stats(&st, STATS({"lines_dropped", 2}, {"lines_ok", 0}, {"splits", 1}));
 	static const int statuses[] = {413, 413, 413};
-	assert_statuses(statuses, 3);
+	assert_requests(statuses, NULL, 3);
 }
 
 static void test_400_bisect(void **state)
 {
 	(void)state;
-	control("{\"bad_substring\": \"BAD\", \"times\": -1}");
-	struct hub_cfg_sink cfg = base_cfg();
-	struct hub_lpbatch b;
 	struct drops d = {0};
-	char want[200];
-	make_batch(&b, 10, 6);
-	struct hub_influx *w = writer(&cfg);
-	assert_int_equal(hub_influx_write(w, &b, on_drop, &d, NULL), HUB_OK);
 	struct hub_influx_stats st;
-	hub_influx_get_stats(w, &st);
-	hub_influx_free(w);
-	batch_free(&b);
-
-	assert_int_equal(d.n, 1);
-	make_line(want, sizeof(want), 6, 6);
-	assert_string_equal(d.line, want);
+	write_dropping("{\"bad_substring\": \"BAD\", \"times\": -1}", 10, 6, &d, &st);
+	assert_drops(&d, 1, 6, 6);
 	assert_non_null(strstr(d.why, "unable to parse 'traffic_flow,sensor_id=BAD"));
-	assert_int_equal(st.lines_dropped, 1);
-	assert_int_equal(st.lines_ok, 9);
-	assert_int_equal(st.splits, 3); /* 10 -> 5+5, 5..10 -> 2+3, 5..7 -> 1+1 */
-	assert_int_equal(st.retries, 0);
-	assert_int_equal(st.healthy, 1);
+	/* splits: 10 -> 5+5, 5..10 -> 2+3, 5..7 -> 1+1 */
+	assert_stats(&st, STATS({"lines_dropped", 1}, {"lines_ok", 9}, {"splits", 3},
+				{"retries", 0}, {"healthy", 1}));
 	/* (0,10) (0,5) (5,10) (5,7) (5,6) (6,7) (7,10) */
 	static const int statuses[] = {400, 204, 400, 400, 204, 400, 204};
-	assert_statuses(statuses, 7);
+	assert_requests(statuses, NULL, 7);
 	assert_lines_set(10, 6);
-}
-
-static void test_auth_refused(void **state)
-{
-	static const char *rules[] = {
-		"{\"status\": 401, \"times\": 1, \"body\": \"authorization failed\"}",
-		"{\"status\": 403, \"times\": 1, \"body\": \"forbidden\"}",
-	};
-	static const char *errors[] = {"HTTP 401: authorization failed", "HTTP 403: forbidden"};
-	for (int i = 0; i < 2; i++) {
-		reset_stub(state);
-		control(rules[i]);
-		struct hub_cfg_sink cfg = base_cfg();
-		struct hub_influx_stats st;
-		assert_int_equal(write_n(&cfg, 5, &st), HUB_EAUTH);
-		assert_int_equal(st.healthy, 0);
-		assert_int_equal(st.requests, 1);
-		assert_int_equal(st.retries, 0);
-		assert_int_equal(st.lines_ok, 0);
-		assert_string_equal(st.last_error, errors[i]);
-		json_t *reqs = stub_get("_requests");
-		assert_int_equal(json_array_size(reqs), 1);
-		json_decref(reqs);
-	}
-}
-
-static void test_reset_then_ok(void **state)
-{
-	(void)state;
-	control("{\"reset\": true, \"times\": 1}");
-	struct hub_cfg_sink cfg = base_cfg();
-	struct hub_influx_stats st;
-	assert_int_equal(write_n(&cfg, 4, &st), HUB_OK);
-	assert_int_equal(st.retries, 1);
-	assert_int_equal(st.requests, 2);
-	assert_int_equal(st.healthy, 1);
-	assert_memory_equal(st.last_error, "network: ", 9);
-	static const int want[] = {0, 204};
-	assert_statuses(want, 2);
-	assert_lines_exact(4, -1);
-}
-
-static void test_timeout_then_ok(void **state)
-{
-	(void)state;
-	control("{\"mode\": \"ok\", \"delay_ms\": 1500, \"times\": 1}");
-	struct hub_cfg_sink cfg = base_cfg();
-	cfg.timeout_ms = 300;
-	struct hub_influx_stats st;
-	assert_int_equal(write_n(&cfg, 4, &st), HUB_OK);
-	assert_int_equal(st.retries, 1);
-	assert_int_equal(st.requests, 2);
-	assert_int_equal(st.lines_ok, 4);
-	assert_memory_equal(st.last_error, "network: ", 9);
-	/* the slow store kept the first copy too: a resend duplicates, never loses */
-	json_t *lines = stub_get("_lines");
-	assert_int_equal(json_array_size(lines), 8);
-	json_decref(lines);
-	assert_lines_set(4, -1);
 }
 
 static void test_large_body_no_expect(void **state)
@@ -549,11 +566,8 @@ static void test_large_body_no_expect(void **state)
 	struct hub_lpbatch b;
 	make_batch(&b, 20000, -1);
 	assert_true(b.buf.len > 1500000);
-	struct hub_influx *w = writer(&cfg);
-	assert_int_equal(hub_influx_write(w, &b, NULL, NULL, NULL), HUB_OK);
-	hub_influx_free(w);
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), 1);
+	assert_int_equal(write_once(&cfg, &b, NULL, NULL, NULL), HUB_OK);
+	json_t *reqs = stub_log("_requests", 1);
 	assert_int_equal(req_int(reqs, 0, "bytes"), (long long)b.buf.len);
 	assert_null(req_str(reqs, 0, "expect"));
 	json_decref(reqs);
@@ -568,12 +582,9 @@ static void test_gzip(void **state)
 	struct hub_lpbatch b;
 	make_batch(&b, 200, -1);
 	size_t raw = b.buf.len;
-	struct hub_influx *w = writer(&cfg);
-	assert_int_equal(hub_influx_write(w, &b, NULL, NULL, NULL), HUB_OK);
-	hub_influx_free(w);
+	assert_int_equal(write_once(&cfg, &b, NULL, NULL, NULL), HUB_OK);
 	batch_free(&b);
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), 1);
+	json_t *reqs = stub_log("_requests", 1);
 	assert_true(json_is_true(json_object_get(json_array_get(reqs, 0), "gzip")));
 	assert_int_equal(req_int(reqs, 0, "nlines"), 200);
 	assert_true((size_t)req_int(reqs, 0, "bytes") < raw / 2);
@@ -590,13 +601,10 @@ static void test_v2_url_and_token(void **state)
 	cfg.org = "my org&x";
 	cfg.bucket = "b/1";
 	cfg.token = "s3cr3t";
-	struct hub_influx_stats st;
-	assert_int_equal(write_n(&cfg, 3, &st), HUB_OK);
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), 1);
-	assert_string_equal(req_str(reqs, 0, "path"), "/api/v2/write");
-	assert_string_equal(req_str(reqs, 0, "query"), "org=my%20org%26x&bucket=b%2F1&precision=ns");
-	assert_string_equal(req_str(reqs, 0, "auth"), "Token s3cr3t");
+	assert_int_equal(write_batch(&cfg, 3, -1, NULL, NULL), HUB_OK);
+	json_t *reqs = stub_log("_requests", 1);
+	assert_target(reqs, 0, "/api/v2/write", "org=my%20org%26x&bucket=b%2F1&precision=ns",
+		      "Token s3cr3t");
 	json_decref(reqs);
 	assert_lines_exact(3, -1);
 }
@@ -642,6 +650,16 @@ static long long write_until_stopped(const struct hub_cfg_sink *cfg, struct hub_
 	return done - s.set_at;
 }
 
+/* A write with cfg that cannot succeed ends within 200 ms of the stop request, and the writer
+ * said unhealthy while it was waiting. Returns its stats in st. */
+static void assert_stops_promptly(const struct hub_cfg_sink *cfg, struct hub_influx_stats *st)
+{
+	int healthy_seen;
+	long long ms = write_until_stopped(cfg, st, &healthy_seen);
+	assert_true(ms >= 0 && ms <= 200);
+	assert_int_equal(healthy_seen, 0);
+}
+
 static void test_stop_during_backoff(void **state)
 {
 	(void)state;
@@ -650,12 +668,8 @@ static void test_stop_during_backoff(void **state)
 	cfg.retry_base_ms = 60000;
 	cfg.retry_cap_ms = 60000;
 	struct hub_influx_stats st;
-	int healthy_seen;
-	long long ms = write_until_stopped(&cfg, &st, &healthy_seen);
-	assert_true(ms >= 0 && ms <= 200);
-	assert_int_equal(healthy_seen, 0);
-	assert_int_equal(st.healthy, 0);
-	assert_int_equal(st.lines_ok, 0);
+	assert_stops_promptly(&cfg, &st);
+	assert_stats(&st, STATS({"healthy", 0}, {"lines_ok", 0}));
 	assert_string_equal(st.last_error, "HTTP 500: stub status 500");
 }
 
@@ -669,9 +683,7 @@ static void test_stop_during_slow_request(void **state)
 	struct hub_influx_stats st;
 	int healthy_seen;
 	write_until_stopped(&cfg, &st, &healthy_seen);
-	assert_int_equal(st.requests, 1);
-	assert_int_equal(st.lines_ok, 0);
-	assert_int_equal(st.retries, 0);
+	assert_stats(&st, STATS({"requests", 1}, {"lines_ok", 0}, {"retries", 0}));
 }
 
 static void test_stop_already_set(void **state)
@@ -681,13 +693,9 @@ static void test_stop_already_set(void **state)
 	struct hub_lpbatch b;
 	volatile int stop = 1;
 	make_batch(&b, 2, -1);
-	struct hub_influx *w = writer(&cfg);
-	assert_int_equal(hub_influx_write(w, &b, NULL, NULL, &stop), HUB_ESTOP);
-	hub_influx_free(w);
+	assert_int_equal(write_once(&cfg, &b, NULL, &stop, NULL), HUB_ESTOP);
 	batch_free(&b);
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), 0);
-	json_decref(reqs);
+	json_decref(stub_log("_requests", 0));
 }
 
 static int free_port(void)
@@ -710,43 +718,42 @@ static void test_network_error_retries(void **state)
 	struct hub_cfg_sink cfg = base_cfg();
 	cfg.url = url;
 	struct hub_influx_stats st;
-	int healthy_seen;
-	long long ms = write_until_stopped(&cfg, &st, &healthy_seen);
-	assert_true(ms >= 0 && ms <= 200);
-	assert_int_equal(healthy_seen, 0);
+	assert_stops_promptly(&cfg, &st);
 	assert_true(st.retries >= 1);
 	assert_int_equal(st.requests, st.retries + 1);
 	assert_memory_equal(st.last_error, "network: ", 9);
 }
 
+/* hub_influx_new() refuses cfg with the message want. */
+static void assert_refused(const struct hub_cfg_sink *cfg, const char *want)
+{
+	char err[200];
+	assert_null(hub_influx_new(cfg, err, sizeof(err)));
+	assert_string_equal(err, want);
+}
+
 static void test_new_rejects_bad_config(void **state)
 {
 	(void)state;
-	char err[200];
 	struct hub_cfg_sink cfg = base_cfg();
 	cfg.database = "";
-	assert_null(hub_influx_new(&cfg, err, sizeof(err)));
-	assert_string_equal(err, "sink test: database is required for InfluxDB v1");
+	assert_refused(&cfg, "sink test: database is required for InfluxDB v1");
 	cfg = base_cfg();
 	cfg.version = 2;
 	cfg.org = "o";
-	assert_null(hub_influx_new(&cfg, err, sizeof(err)));
-	assert_string_equal(err, "sink test: org and bucket are required for InfluxDB v2");
+	assert_refused(&cfg, "sink test: org and bucket are required for InfluxDB v2");
 	cfg = base_cfg();
 	cfg.version = 3;
-	assert_null(hub_influx_new(&cfg, err, sizeof(err)));
-	assert_string_equal(err, "sink test: version must be 1 or 2");
+	assert_refused(&cfg, "sink test: version must be 1 or 2");
 	cfg = base_cfg();
 	cfg.url = "ftp://127.0.0.1";
-	assert_null(hub_influx_new(&cfg, err, sizeof(err)));
-	assert_string_equal(err, "sink test: url must start with http:// or https://");
+	assert_refused(&cfg, "sink test: url must start with http:// or https://");
 	cfg = base_cfg();
 	cfg.version = 2;
 	cfg.org = "o";
 	cfg.bucket = "b";
 	cfg.token = "x\r\nX-Evil: 1";
-	assert_null(hub_influx_new(&cfg, err, sizeof(err)));
-	assert_string_equal(err, "sink test: token must not contain a line break");
+	assert_refused(&cfg, "sink test: token must not contain a line break");
 }
 
 static void test_empty_batch_sends_nothing(void **state)
@@ -754,15 +761,10 @@ static void test_empty_batch_sends_nothing(void **state)
 	(void)state;
 	struct hub_cfg_sink cfg = base_cfg();
 	struct hub_lpbatch b = {0};
-	struct hub_influx *w = writer(&cfg);
-	assert_int_equal(hub_influx_write(w, &b, NULL, NULL, NULL), HUB_OK);
 	struct hub_influx_stats st;
-	hub_influx_get_stats(w, &st);
-	hub_influx_free(w);
+	assert_int_equal(write_once(&cfg, &b, NULL, NULL, &st), HUB_OK);
 	assert_int_equal(st.requests, 0);
-	json_t *reqs = stub_get("_requests");
-	assert_int_equal(json_array_size(reqs), 0);
-	json_decref(reqs);
+	json_decref(stub_log("_requests", 0));
 }
 
 /* ---- a real influxd ---- */
@@ -911,26 +913,26 @@ static void test_real_influxd(void **state)
 	assert_int_equal(drops.n, 1);
 	assert_string_equal(drops.line, "traffic_flow,sensor_id=BAD vehicle_count= 1");
 	assert_non_null(strstr(drops.why, "unable to parse"));
-	assert_int_equal(st.lines_ok, 1019);
-	assert_int_equal(st.lines_dropped, 1);
-	assert_int_equal(st.healthy, 1);
+	assert_stats(&st, STATS({"lines_ok", 1019}, {"lines_dropped", 1}, {"healthy", 1}));
 }
+
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_ok_204, reset_stub),
-		cmocka_unit_test_setup(test_exact_lines_once, reset_stub),
-		cmocka_unit_test_setup(test_500_twice, reset_stub),
-		cmocka_unit_test_setup(test_503_retry_after, reset_stub),
-		cmocka_unit_test_setup(test_429_capped, reset_stub),
-		cmocka_unit_test_setup(test_429_no_header, reset_stub),
-		cmocka_unit_test_setup(test_413_split, reset_stub),
+		WRITE_CASE(test_exact_lines_once),
+		WRITE_CASE(test_500_twice),
+		WRITE_CASE(test_503_retry_after),
+		WRITE_CASE(test_429_capped),
+		WRITE_CASE(test_429_no_header),
+		WRITE_CASE(test_413_split),
 		cmocka_unit_test_setup(test_413_single_line_dropped, reset_stub),
 		cmocka_unit_test_setup(test_400_bisect, reset_stub),
-		cmocka_unit_test_setup(test_auth_refused, reset_stub),
-		cmocka_unit_test_setup(test_reset_then_ok, reset_stub),
-		cmocka_unit_test_setup(test_timeout_then_ok, reset_stub),
+		WRITE_CASE(test_auth_refused_401),
+		WRITE_CASE(test_auth_refused_403),
+		WRITE_CASE(test_reset_then_ok),
+		WRITE_CASE(test_timeout_then_ok),
 		cmocka_unit_test_setup(test_large_body_no_expect, reset_stub),
 		cmocka_unit_test_setup(test_gzip, reset_stub),
 		cmocka_unit_test_setup(test_v2_url_and_token, reset_stub),
