@@ -23,6 +23,12 @@ struct sim_cli {
 	double rate;    /* > 0: load mode */
 	uint64_t count; /* > 0: load mode */
 	int sensors;
+	uint64_t first;        /* load mode: first message index */
+	const char *prefix;    /* load mode: sensor id prefix; NULL = load */
+	const char *district;  /* load mode: topic district; NULL = the wards in turn */
+	const char *load_kind; /* load mode: noise or air_quality; NULL = noise */
+	const char *seq_time;  /* load mode: T0 of sequence times; NULL = send times */
+	int ack_timeout;       /* seconds; 0 = the mode's default */
 	int connections;
 	int max_inflight;
 	const char *summary; /* "-" = stdout */

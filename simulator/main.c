@@ -189,25 +189,59 @@ static int run_scenario_mode(const struct sim_cli *c)
 	         sc->name ? sc->name : "-", sc->nsensors, speed);
 	struct sim_run_opts ro = {speed, 30000, &stop_flag};
 	int rc = sim_run_scenario(sc, &ro, pub, &st);
-	int frc = sim_pub_flush(pub, 30000);
+	int frc = sim_pub_flush(pub, (c->ack_timeout ? c->ack_timeout : 30) * 1000);
 	int wrc = write_summary(c, scenario_summary(sc, speed, rc == HUB_ESTOP, &st, pub));
 	sim_pub_close(pub);
 	sim_scenario_free(sc);
 	return rc == HUB_OK && frc == HUB_OK && wrc == HUB_OK && st.publish_errors == 0 ? 0 : 1;
 }
 
+static int bad_value(char *err, size_t errlen, const char *opt, const char *val)
+{
+	snprintf(err, errlen, "bad value for --%s: %s", opt, val);
+	return HUB_EINVAL;
+}
+
+/* Fills lo from the command line; HUB_EINVAL with a message in err on a bad value. */
+static int load_opts(const struct sim_cli *c, struct sim_load_opts *lo, char *err, size_t errlen)
+{
+	memset(lo, 0, sizeof(*lo));
+	lo->rate = c->rate > 0 ? c->rate : 1000;
+	lo->count = c->count ? c->count : 10000;
+	lo->first = c->first;
+	lo->sensors = c->sensors;
+	lo->prefix = c->prefix;
+	lo->district = c->district;
+	lo->have_seq_time = c->seq_time != NULL;
+	lo->ack_timeout_ms = (c->ack_timeout ? c->ack_timeout : 60) * 1000;
+	lo->connections = c->connections;
+	lo->qos = c->qos;
+	lo->stop = &stop_flag;
+	if (c->prefix && sim_load_check_name(c->prefix))
+		return bad_value(err, errlen, "prefix", c->prefix);
+	if (c->district && sim_load_check_name(c->district))
+		return bad_value(err, errlen, "district", c->district);
+	if (c->load_kind && sim_load_kind_parse(c->load_kind, &lo->kind))
+		return bad_value(err, errlen, "load-kind", c->load_kind);
+	if (c->seq_time && sim_load_parse_time(c->seq_time, &lo->seq_time_ns))
+		return bad_value(err, errlen, "seq-time", c->seq_time);
+	return HUB_OK;
+}
+
 static int run_load_mode(const struct sim_cli *c)
 {
 	char err[512];
 	struct sim_pub_opts po;
+	struct sim_load_opts lo;
 	json_t *summary = NULL;
-	struct sim_load_opts lo = {c->rate > 0 ? c->rate : 1000,
-	                           c->count ? c->count : 10000,
-	                           c->sensors,
-	                           c->connections,
-	                           c->qos,
-	                           &stop_flag};
+	if (load_opts(c, &lo, err, sizeof(err))) {
+		fprintf(stderr, "cityhub-sim: %s (see --help)\n", err);
+		return 2;
+	}
 	pub_opts(c, &po);
+	/* Load mode survives broker restarts: its messages carry no faults, so publishing again
+	 * what a lost connection failed only makes the hub see some of them twice. */
+	po.reconnect = 1;
 	struct sim_pub *pub = sim_pub_open(&po, err, sizeof(err));
 	if (!pub) {
 		log_err("cannot connect", err);
@@ -257,5 +291,10 @@ int main(int argc, char **argv)
 	install_signals();
 	if (c.rate > 0 || c.count > 0)
 		return run_load_mode(&c);
+	if (c.first || c.prefix || c.district || c.load_kind || c.seq_time) {
+		fprintf(stderr, "cityhub-sim: --first, --prefix, --district, --load-kind and "
+		                "--seq-time need load mode (--rate or --count)\n");
+		return 2;
+	}
 	return run_scenario_mode(&c);
 }

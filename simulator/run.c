@@ -37,6 +37,7 @@ struct runner {
 	int64_t hostile_next;
 	struct sim_msg msg;
 	struct timespec wall0;
+	int lost; /* every connection is gone: the run ends */
 };
 
 void sim_logfmt_value(const char *v, size_t vlen, char *out, size_t outlen)
@@ -95,6 +96,7 @@ static void publish(struct runner *r, const struct sim_sensor *s, const struct s
 		r->st->publish_errors++;
 		hub_error("msg=\"publish failed\" topic=%s err=\"%s\"", m->topic.data,
 		          hub_strerror(rc));
+		r->lost = sim_pub_lost(r->pub);
 		return;
 	}
 	r->st->messages++;
@@ -304,6 +306,13 @@ int sim_run_scenario(const struct sim_scenario *sc, const struct sim_run_opts *o
 			rc = HUB_ESTOP;
 			break;
 		}
+		if (r.lost) {
+			/* No reconnection here: resending would make the hub see a message twice,
+			 * and its reject counters would no longer match the summary. */
+			hub_error("msg=\"connection lost, scenario ends\"");
+			rc = HUB_EIO;
+			break;
+		}
 		pace(&r, t);
 		if (i < 0) {
 			hostile_event(&r, t);
@@ -313,7 +322,7 @@ int sim_run_scenario(const struct sim_scenario *sc, const struct sim_run_opts *o
 			r.sr[i].next_ns += (int64_t)sc->sensors[i].interval_s * SEC;
 		}
 	}
-	for (int i = 0; i < sc->nsensors; i++) /* messages still held back go out last */
+	for (int i = 0; i < sc->nsensors && !r.lost; i++) /* held-back messages go out last */
 		if (r.sr[i].has_held)
 			publish(&r, &sc->sensors[i], &r.sr[i].held, r.sr[i].held_reject);
 	runner_fini(&r);

@@ -17,7 +17,8 @@ struct sim_run_opts {
 };
 
 /* Runs sc from sc->start_ns for sc->duration_ns, publishing through pub and counting into
- * st (zeroed by the caller). Returns HUB_OK, or HUB_ESTOP when stopped early. */
+ * st (zeroed by the caller). Returns HUB_OK, HUB_ESTOP when stopped early, or HUB_EIO when
+ * every connection was lost (pub does not reconnect: the run ends at once). */
 int sim_run_scenario(const struct sim_scenario *sc, const struct sim_run_opts *o,
                      struct sim_pub *pub, struct sim_stats *st);
 

@@ -182,6 +182,70 @@ static void test_load_mode(void **state)
 	hub_buf_fini(&err);
 }
 
+/* The default line, byte for byte apart from the send time (bench/run reads these). */
+static void test_load_default_line(void **state)
+{
+	(void)state;
+	struct hub_buf out = {0}, err = {0};
+	const char *head = "city/noise/phuong-1/load-00000\t{\"sensor_id\":\"load-00000\","
+	                   "\"kind\":\"noise\",\"time\":\"";
+	const char *tail = "Z\",\"fields\":{\"laeq_db\":50.0,\"lamax_db\":59.5}}\n";
+	assert_int_equal(run_sim("--dry-run --count 1", &out, &err), 0);
+	/* the time: 2026-11-26T23:48:21.632451 (microseconds) */
+	assert_int_equal(strncmp(out.data, head, strlen(head)), 0);
+	const char *t = out.data + strlen(head);
+	assert_int_equal(t[10], 'T');
+	assert_int_equal(t[19], '.');
+	assert_int_equal(strncmp(t + 26, tail, strlen(tail)), 0);
+	hub_buf_fini(&out);
+	hub_buf_fini(&err);
+}
+
+/* --first, --prefix, --district, --load-kind and --seq-time: exact lines. */
+static void test_load_sequence(void **state)
+{
+	(void)state;
+	struct hub_buf out = {0}, out2 = {0}, err = {0};
+	const char *want = "city/air_quality/faults/"
+	                   "lg-00048\t{\"sensor_id\":\"lg-00048\",\"kind\":\"air_quality\","
+	                   "\"time\":\"2026-11-26T10:00:00.998Z\",\"fields\":{\"pm25\":998.25}}\n"
+	                   "city/air_quality/faults/"
+	                   "lg-00049\t{\"sensor_id\":\"lg-00049\",\"kind\":\"air_quality\","
+	                   "\"time\":\"2026-11-26T10:00:00.999Z\",\"fields\":{\"pm25\":999.25}}\n"
+	                   "city/air_quality/faults/"
+	                   "lg-00000\t{\"sensor_id\":\"lg-00000\",\"kind\":\"air_quality\","
+	                   "\"time\":\"2026-11-26T10:00:01.000Z\",\"fields\":{\"pm25\":0.25}}\n";
+	const char *opts = "--dry-run --rate 1e7 --count 3 --first 998 --sensors 50 --prefix lg "
+	                   "--district faults --load-kind air_quality --summary /dev/null";
+	char args[512];
+	snprintf(args, sizeof(args), "%s --seq-time 1795687200000", opts);
+	assert_int_equal(run_sim(args, &out, &err), 0);
+	assert_string_equal(out.data, want);
+	snprintf(args, sizeof(args), "%s --seq-time 2026-11-26T17:00:00+07:00", opts);
+	assert_int_equal(run_sim(args, &out2, &err), 0);
+	assert_string_equal(out2.data, want);
+	hub_buf_fini(&out);
+	hub_buf_fini(&out2);
+	hub_buf_fini(&err);
+}
+
+static void test_load_bad_options(void **state)
+{
+	(void)state;
+	struct hub_buf out = {0}, err = {0};
+	const char *bad[] = {"--count 1 --load-kind water", "--count 1 --prefix a/b",
+	                     "--count 1 --district 'a b'",  "--count 1 --seq-time yesterday",
+	                     "--count 1 --first -1",        "--count 1 --ack-timeout 0",
+	                     "--first 5 --dry-run",         "--seq-time 0 --dry-run"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hub_buf_clear(&err);
+		assert_int_equal(run_sim(bad[i], &out, &err), 2);
+		assert_non_null(strstr(err.data, "cityhub-sim:"));
+	}
+	hub_buf_fini(&out);
+	hub_buf_fini(&err);
+}
+
 static void test_cli(void **state)
 {
 	(void)state;
@@ -205,8 +269,13 @@ static void test_cli(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_smoke),         cmocka_unit_test(test_determinism),
-	    cmocka_unit_test(test_faults_logged), cmocka_unit_test(test_load_mode),
+	    cmocka_unit_test(test_smoke),
+	    cmocka_unit_test(test_determinism),
+	    cmocka_unit_test(test_faults_logged),
+	    cmocka_unit_test(test_load_mode),
+	    cmocka_unit_test(test_load_default_line),
+	    cmocka_unit_test(test_load_sequence),
+	    cmocka_unit_test(test_load_bad_options),
 	    cmocka_unit_test(test_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,23 +1,32 @@
 /* cityhub-sim against a real broker: a private mosquitto on a free loopback port, a
- * mosquitto_sub counting what arrives. Skipped when mosquitto is not installed. */
+ * mosquitto_sub counting what arrives; a load run across a restart of a broker with
+ * persistence; a scenario run that loses its broker. Skipped when mosquitto is not
+ * installed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cityhub/error.h"
 #include "sim_test_util.h"
+#include "simtime.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#define RESTART_N 10000
+#define T0_MS 1795687200000LL
 
 struct env {
 	char dir[64];
 	int port;
 	pid_t broker;
+	pid_t procs[4]; /* a test's own brokers and subscribers: teardown stops what is left */
 };
 
 static int free_port(void)
@@ -44,18 +53,30 @@ static int can_connect(int port)
 	return ok;
 }
 
-static pid_t spawn(char *const argv[], const char *out_path)
+/* Starts argv with stdout into out_path and stderr into err_path (NULL: /dev/null). */
+static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (out_path && !freopen(out_path, "w", stdout))
 			_exit(127);
-		if (!freopen("/dev/null", "w", stderr))
+		if (!freopen(err_path ? err_path : "/dev/null", "w", stderr))
 			_exit(127);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+/* spawn() of a command line split at spaces (no quoting: paths here have no spaces). */
+static pid_t spawn_words(char *cmd, const char *out_path, const char *err_path)
+{
+	char *argv[40], *save = NULL;
+	int n = 0;
+	for (char *w = strtok_r(cmd, " ", &save); w && n < 39; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	return spawn(argv, out_path, err_path);
 }
 
 static void stop(pid_t pid)
@@ -66,16 +87,63 @@ static void stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* Remembers pid (> 0) for teardown; returns it. */
+static pid_t keep(struct env *e, pid_t pid)
+{
+	for (int i = 0; i < 4 && pid > 0; i++) {
+		if (!e->procs[i]) {
+			e->procs[i] = pid;
+			break;
+		}
+	}
+	return pid;
+}
+
+/* Stops a pid given to keep() and forgets it. */
+static void stop_kept(struct env *e, pid_t pid)
+{
+	for (int i = 0; i < 4; i++)
+		if (e->procs[i] == pid)
+			e->procs[i] = 0;
+	stop(pid);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
+/* Starts mosquitto on port with its configuration (and, with persistence, its database) in
+ * dir; returns its pid once it accepts connections, or -1. */
+static pid_t start_broker(const char *dir, int port, int persistence)
+{
+	char conf[128];
+	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", dir);
+	FILE *fp = fopen(conf, "w");
+	if (!fp)
+		return -1;
+	fprintf(fp, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n", port);
+	if (persistence)
+		fprintf(fp, "persistence true\npersistence_location %s/\nautosave_interval 0\n",
+		        dir);
+	else
+		fprintf(fp, "persistence false\n");
+	fclose(fp);
+	char *argv[] = {"/usr/sbin/mosquitto", "-c", conf, NULL};
+	pid_t pid = spawn(argv, NULL, NULL);
+	for (int i = 0; i < 100 && !can_connect(port); i++)
+		sleep_ms(50);
+	if (!can_connect(port)) {
+		stop(pid);
+		return -1;
+	}
+	return pid;
+}
+
 static int setup(void **state)
 {
 	static struct env e;
-	char conf[128];
 	if (access("/usr/sbin/mosquitto", X_OK) || access("/usr/bin/mosquitto_sub", X_OK)) {
 		*state = NULL;
 		return 0;
@@ -83,21 +151,9 @@ static int setup(void **state)
 	snprintf(e.dir, sizeof(e.dir), "/tmp/test_sim_mqtt_XXXXXX");
 	if (!mkdtemp(e.dir) || (e.port = free_port()) < 0)
 		return -1;
-	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", e.dir);
-	FILE *fp = fopen(conf, "w");
-	if (!fp)
-		return -1;
-	fprintf(fp,
-	        "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 200000\n"
-	        "persistence false\n",
-	        e.port);
-	fclose(fp);
-	char *argv[] = {"/usr/sbin/mosquitto", "-c", conf, NULL};
-	e.broker = spawn(argv, NULL);
-	for (int i = 0; i < 100 && !can_connect(e.port); i++)
-		sleep_ms(50);
+	e.broker = start_broker(e.dir, e.port, 0);
 	*state = &e;
-	return can_connect(e.port) ? 0 : -1;
+	return e.broker > 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -107,6 +163,8 @@ static int teardown(void **state)
 	if (!e)
 		return 0;
 	stop(e->broker);
+	for (int i = 0; i < 4; i++)
+		stop(e->procs[i]);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -128,7 +186,7 @@ static pid_t subscribe(const struct env *e, const char *path)
 	                "-F",
 	                "%t",
 	                NULL};
-	pid_t pid = spawn(argv, path);
+	pid_t pid = spawn(argv, path, NULL);
 	sleep_ms(300); /* let the subscription settle before publishing */
 	return pid;
 }
@@ -207,6 +265,181 @@ static void test_load_over_mqtt(void **state)
 	hub_buf_fini(&err);
 }
 
+/* Waits up to ms for pid's exit; returns its exit status, or -1 (then it is killed). */
+static int wait_exit(pid_t pid, int ms)
+{
+	int st;
+	for (int i = 0; i < ms / 50; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static void read_all(const char *path, struct hub_buf *buf)
+{
+	char chunk[4096];
+	size_t n;
+	FILE *fp = fopen(path, "r");
+	while (fp && (n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		hub_buf_append(buf, chunk, n);
+	if (fp)
+		fclose(fp);
+	hub_buf_append(buf, "", 0);
+}
+
+/* The index i of a payload of the restart run (sensor rs-<i mod 50>, time T0 + i ms,
+ * pm25 = i mod 1000 + 0.25), or -1 when it is not exactly one of them. */
+static long message_index(const char *payload)
+{
+	json_t *v = json_loads(payload, 0, NULL);
+	const char *t = json_string_value(json_object_get(v, "time"));
+	const char *id = json_string_value(json_object_get(v, "sensor_id"));
+	double pm = json_real_value(json_object_get(json_object_get(v, "fields"), "pm25"));
+	char want[32];
+	int64_t ns;
+	long i = -1;
+	if (t && id && sim_time_parse(t, 0, &ns) == HUB_OK) {
+		i = (long)(ns / 1000000 - T0_MS);
+		snprintf(want, sizeof(want), "rs-%05ld", i % 50);
+		if (i < 0 || i >= RESTART_N || strcmp(id, want) || pm != (double)(i % 1000) + 0.25)
+			i = -1;
+	}
+	json_decref(v);
+	return i;
+}
+
+/* Marks in seen the messages of the restart run among the complete lines of path (one
+ * payload each); returns how many distinct ones, or -1 after a line that is none of them. */
+static long distinct_messages(const char *path, unsigned char *seen)
+{
+	char line[512];
+	long distinct = 0;
+	FILE *fp = fopen(path, "r");
+	memset(seen, 0, RESTART_N);
+	while (fp && fgets(line, sizeof(line), fp) && strchr(line, '\n')) {
+		long i = message_index(line);
+		if (i < 0) {
+			fprintf(stderr, "unexpected message: %s", line);
+			distinct = -1;
+			break;
+		}
+		distinct += !seen[i];
+		seen[i] = 1;
+	}
+	if (fp)
+		fclose(fp);
+	return distinct;
+}
+
+/* Waits up to 20 s until path holds every message of the restart run; returns the count. */
+static long wait_distinct(const char *path)
+{
+	unsigned char *seen = malloc(RESTART_N);
+	long n = 0;
+	for (int i = 0; i < 400 && n >= 0 && n < RESTART_N; i++) {
+		n = distinct_messages(path, seen);
+		if (n >= 0 && n < RESTART_N)
+			sleep_ms(50);
+	}
+	free(seen);
+	return n;
+}
+
+/* A QoS 1 load run while its broker (persistence on) is stopped for a second: the simulator
+ * reconnects, publishes again what was in flight, and every message gets acknowledged and
+ * reaches a subscriber with a persistent session. */
+static void test_load_survives_broker_restart(void **state)
+{
+	struct env *e = *state;
+	char dir[96], sub_path[128], sum_path[128], err_path[128], url[64];
+	struct hub_buf err = {0};
+	if (!e)
+		skip();
+	snprintf(dir, sizeof(dir), "%s/restart", e->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(sub_path, sizeof(sub_path), "%s/sub.txt", dir);
+	snprintf(sum_path, sizeof(sum_path), "%s/summary.json", dir);
+	snprintf(err_path, sizeof(err_path), "%s/sim.err", dir);
+	int port = free_port();
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	pid_t broker = keep(e, start_broker(dir, port, 1));
+	assert_true(broker > 0);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+	         "/usr/bin/mosquitto_sub -h 127.0.0.1 -p %d -q 1 -c -i sim-restart-sub -t city/# "
+	         "-F %%p",
+	         port);
+	pid_t sub = keep(e, spawn_words(cmd, sub_path, NULL));
+	sleep_ms(300);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "%s --broker %s --rate 2000 --count %d --sensors 50 --prefix rs --district restart "
+	    "--load-kind air_quality --seq-time %lld --max-inflight 500 --summary %s",
+	    getenv("CITYHUB_SIM"), url, RESTART_N, T0_MS, sum_path);
+	pid_t sim = spawn_words(cmd, NULL, err_path);
+	sleep_ms(1500);
+	stop_kept(e, broker); /* SIGTERM: mosquitto saves its database, the session included */
+	sleep_ms(1000);
+	broker = keep(e, start_broker(dir, port, 1));
+	assert_true(broker > 0);
+	int rc = wait_exit(sim, 60000);
+	read_all(err_path, &err);
+	if (rc)
+		fprintf(stderr, "%s\n", err.data);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(err.data, "connection_losses=1"));
+	json_t *sum = json_load_file(sum_path, 0, NULL);
+	assert_non_null(sum);
+	assert_int_equal(jint(sum, "sent", NULL), RESTART_N);
+	assert_int_equal(jint(sum, "acked", NULL), RESTART_N);
+	assert_int_equal(jint(sum, "failed", NULL), 0);
+	assert_int_equal(wait_distinct(sub_path), RESTART_N);
+	stop_kept(e, sub);
+	stop_kept(e, broker);
+	json_decref(sum);
+	hub_buf_fini(&err);
+}
+
+/* Scenario mode does not reconnect (its counts must match what the hub saw): when the broker
+ * goes away the run ends at once, with exit status 1 and the summary written. */
+static void test_scenario_ends_when_broker_goes(void **state)
+{
+	struct env *e = *state;
+	char dir[96], sum_path[128], err_path[128], url[64];
+	struct hub_buf err = {0};
+	if (!e)
+		skip();
+	snprintf(dir, sizeof(dir), "%s/lost", e->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(sum_path, sizeof(sum_path), "%s/summary.json", dir);
+	snprintf(err_path, sizeof(err_path), "%s/sim.err", dir);
+	int port = free_port();
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	pid_t broker = keep(e, start_broker(dir, port, 0));
+	assert_true(broker > 0);
+	/* one simulated hour at 60x: a minute, unless the run ends early */
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "%s --broker %s --duration 1h --speed 60 --summary %s",
+	         getenv("CITYHUB_SIM"), url, sum_path);
+	pid_t sim = spawn_words(cmd, NULL, err_path);
+	sleep_ms(1500);
+	stop_kept(e, broker);
+	int rc = wait_exit(sim, 20000);
+	read_all(err_path, &err);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(err.data, "connection lost, scenario ends"));
+	json_t *sum = json_load_file(sum_path, 0, NULL);
+	assert_non_null(sum);
+	assert_true(jint(sum, "publish", "sent", NULL) > 0);
+	assert_false(json_is_true(json_object_get(sum, "stopped")));
+	json_decref(sum);
+	hub_buf_fini(&err);
+}
+
 static void test_connect_refused(void **state)
 {
 	struct hub_buf out = {0}, err = {0};
@@ -225,6 +458,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scenario_over_mqtt),
 	    cmocka_unit_test(test_load_over_mqtt),
+	    cmocka_unit_test(test_load_survives_broker_restart),
+	    cmocka_unit_test(test_scenario_ends_when_broker_goes),
 	    cmocka_unit_test(test_connect_refused),
 	};
 	signal(SIGPIPE, SIG_IGN);
