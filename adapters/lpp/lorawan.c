@@ -1,9 +1,9 @@
-/* Shared by the ttn and chirpstack adapters: options, decoded objects, base64 LPP frames and
- * the link record (docs/payloads/ttn.md, docs/payloads/chirpstack.md). */
+/* Shared by the ttn and chirpstack adapters: options, decoded objects, base64 LPP frames, the
+ * link record and the uplink itself, read as each adapter's dialect spells it
+ * (docs/payloads/ttn.md, docs/payloads/chirpstack.md). */
 #include "lorawan.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +11,44 @@
 #include "buf.h"
 #include "cityhub/error.h"
 #include "cityhub/timefmt.h"
+#include "lpp_decode.h"
 
 #define MAX_DEPTH 4  /* nesting of decoded objects we flatten ("a.b.c.d") */
 #define MAX_PATH 256 /* longest flattened key path */
 
-#define MAX_FPORT 223 /* LoRaWAN application ports are 1..223 (0 = MAC only, 224 = test) */
+#define MAX_FPORT 223    /* LoRaWAN application ports are 1..223 (0 = MAC only, 224 = test) */
+#define MAX_GATEWAYS 100 /* receptions one uplink may list */
+
+enum source { SOURCE_AUTO, SOURCE_DECODED, SOURCE_LPP };
+
+struct key_map {
+	char *key;   /* key path in the decoded object ("a.b" for nested objects) */
+	char *field; /* canonical field name; NULL = drop the key */
+	char *unit;  /* unit as sent, or NULL */
+};
+
+struct hub_lorawan_opts {
+	const struct hub_lorawan_dialect *dialect; /* the route's options only; NULL in ports */
+	char *kind;                                /* NULL = the route's default kind */
+	struct hub_lpp_map *map;                   /* channels and unmapped */
+	struct key_map *keys;                      /* the `fields` option */
+	size_t nkeys;
+	enum source source; /* the `payload` option */
+	int link;           /* emit the link record (default 1) */
+	int sensor_choice;  /* index into the dialect's sensor_id choices (0 = default) */
+	/* The `ports` option: 256 entries indexed by FPort, each owned (NULL = port not mapped);
+	 * NULL when the route has no ports map. */
+	struct hub_lorawan_opts **ports;
+};
+
+/* Radio metadata of one uplink. Strings are borrowed. */
+struct link_meta {
+	const char *gateway; /* id of the gateway with the strongest RSSI, or NULL */
+	size_t gateways;     /* distinct gateways that heard the uplink */
+	int has_rssi, has_snr, has_sf;
+	double rssi, snr;
+	json_int_t f_cnt, f_port, sf;
+};
 
 static const char *const lorawan_option_keys[] = {
     "kind", "channels", "unmapped", "fields", "payload", "link", "sensor_id", "ports", NULL};
@@ -53,7 +86,7 @@ void hub_lorawan_opts_free(void *opts)
 }
 
 /* One `fields` entry: "name", {field, unit}, {unit} (keep the key's name) or null (drop). */
-static int parse_key(const char *key, const json_t *spec, struct hub_lorawan_key *k, char *err,
+static int parse_key(const char *key, const json_t *spec, struct key_map *k, char *err,
                      size_t errlen)
 {
 	const json_t *field = spec, *unit = NULL;
@@ -125,7 +158,7 @@ static int parse_scalars(const json_t *options, const char *const *choices,
 		snprintf(err, errlen, "options.payload must be auto, decoded or lpp");
 		return HUB_EINVAL;
 	}
-	o->source = (enum hub_lorawan_source)i;
+	o->source = (enum source)i;
 	o->sensor_choice = sid ? lookup(choices, json_string_value(sid)) : 0;
 	if (o->sensor_choice < 0) {
 		snprintf(err, errlen, "options.sensor_id must be %s or %s", choices[0], choices[1]);
@@ -236,18 +269,24 @@ static int parse_ports(const json_t *options, const char *const *choices,
 	return HUB_OK;
 }
 
-struct hub_lorawan_opts *hub_lorawan_opts_new(const json_t *options, const char *const *choices,
-                                              char *err, size_t errlen)
+int hub_lorawan_init(const struct hub_lorawan_dialect *d, const json_t *options, void **state,
+                     char *err, size_t errlen)
 {
-	struct hub_lorawan_opts *o = build_opts(options, choices, err, errlen);
-	if (o && parse_ports(options, choices, o, err, errlen) != HUB_OK) {
+	struct hub_lorawan_opts *o = build_opts(options, d->choices, err, errlen);
+	if (o && parse_ports(options, d->choices, o, err, errlen) != HUB_OK) {
 		hub_lorawan_opts_free(o);
-		return NULL;
+		o = NULL;
 	}
-	return o;
+	if (o)
+		o->dialect = d;
+	*state = o;
+	return o ? HUB_OK : HUB_EINVAL;
 }
 
-int hub_lorawan_port(const struct hub_lorawan_opts *o, json_int_t fport,
+/* Sets *out to the options an uplink on FPort fport is read with: o itself when the route has no
+ * ports map, else the map's entry (borrowed from o). HUB_EREJECT (unsupported) when the map has
+ * no entry for fport. */
+static int read_port(const struct hub_lorawan_opts *o, json_int_t fport,
                      const struct hub_lorawan_opts **out, struct hub_reject *rej)
 {
 	*out = o;
@@ -260,19 +299,18 @@ int hub_lorawan_port(const struct hub_lorawan_opts *o, json_int_t fport,
 	return HUB_OK;
 }
 
-const json_t *hub_lorawan_dig(const json_t *v, ...)
+/* Follows the object keys of path (NULL-terminated) from v; NULL when a step is missing or v
+ * is not an object at that step. */
+static const json_t *dig(const json_t *v, const char *const *path)
 {
-	va_list ap;
-	va_start(ap, v);
-	for (const char *k = va_arg(ap, const char *); v && k; k = va_arg(ap, const char *))
-		v = json_object_get(v, k);
-	va_end(ap);
+	for (size_t i = 0; v && path[i]; i++)
+		v = json_object_get(v, path[i]);
 	return v;
 }
 
 /* ---- decoded objects ---------------------------------------------------------------------- */
 
-static const struct hub_lorawan_key *find_key(const struct hub_lorawan_opts *o, const char *path)
+static const struct key_map *find_key(const struct hub_lorawan_opts *o, const char *path)
 {
 	for (size_t i = 0; i < o->nkeys; i++)
 		if (strcmp(o->keys[i].key, path) == 0)
@@ -325,7 +363,7 @@ static int map_object(const struct hub_lorawan_opts *o, const json_t *obj, char 
 			return hub_reject(rej, HUB_R_BAD_FORMAT, "decoded key path over %d bytes",
 			                  MAX_PATH - 2);
 		memcpy(path + plen, key, klen + 1);
-		const struct hub_lorawan_key *k = find_key(o, path);
+		const struct key_map *k = find_key(o, path);
 		if (k && !k->field)
 			continue;
 		if (json_is_object(v) && !k) {
@@ -403,7 +441,10 @@ static int read_frame(const struct hub_lorawan_opts *o, const json_t *frame, str
 	return rc;
 }
 
-int hub_lorawan_reading(const struct hub_lorawan_opts *o, const json_t *decoded,
+/* Fills rec's fields from the decoded object (may be NULL) or else the base64 LPP frame (may be
+ * NULL), as options say. HUB_EREJECT with rej filled (bad_format, empty, bad_type, too_many and
+ * every LPP reason). */
+static int read_reading(const struct hub_lorawan_opts *o, const json_t *decoded,
                         const json_t *frame, struct hub_recset *rs, struct hub_record *rec,
                         struct hub_reject *rej)
 {
@@ -415,7 +456,7 @@ int hub_lorawan_reading(const struct hub_lorawan_opts *o, const json_t *decoded,
 		return hub_reject(rej, HUB_R_BAD_FORMAT, "the decoded payload must be an object");
 	if (o->kind)
 		rec->kind = hub_recset_strdup(rs, o->kind);
-	if (o->source == HUB_LORAWAN_DECODED || (o->source == HUB_LORAWAN_AUTO && decoded)) {
+	if (o->source == SOURCE_DECODED || (o->source == SOURCE_AUTO && decoded)) {
 		if (!decoded)
 			return hub_reject(rej, HUB_R_BAD_FORMAT,
 			                  "no decoded payload (the route reads payload: decoded)");
@@ -442,7 +483,8 @@ int hub_lorawan_time(const json_t *v, struct hub_record *rec, struct hub_reject 
 	return HUB_OK;
 }
 
-int hub_lorawan_dev_eui(const json_t *v, char out[17], struct hub_reject *rej)
+/* Normalises a DevEUI (16 hex digits) to lower case into out; absent (NULL) gives "". */
+static int read_dev_eui(const json_t *v, char out[17], struct hub_reject *rej)
 {
 	static const char hex[] = "0123456789abcdef";
 	out[0] = '\0';
@@ -462,7 +504,8 @@ int hub_lorawan_dev_eui(const json_t *v, char out[17], struct hub_reject *rej)
 	return HUB_OK;
 }
 
-int hub_lorawan_int(const json_t *obj, const char *key, json_int_t *out, struct hub_reject *rej)
+/* Reads an optional integer member; absent = 0 (LoRaWAN servers omit zero values). */
+static int read_int(const json_t *obj, const char *key, json_int_t *out, struct hub_reject *rej)
 {
 	const json_t *v = json_object_get(obj, key);
 	*out = 0;
@@ -474,7 +517,8 @@ int hub_lorawan_int(const json_t *obj, const char *key, json_int_t *out, struct 
 	return HUB_OK;
 }
 
-int hub_lorawan_string(const json_t *obj, const char *key, const char **out, struct hub_reject *rej)
+/* Reads an optional string member into *out (borrowed; NULL when absent). bad_format else. */
+static int read_string(const json_t *obj, const char *key, const char **out, struct hub_reject *rej)
 {
 	const json_t *v = json_object_get(obj, key);
 	*out = NULL;
@@ -495,17 +539,16 @@ struct reception {
 	double rssi, snr;
 };
 
-static int read_reception(const json_t *e, const char *const *id_path, const char *rssi_key,
-                          const char *alt_rssi_key, struct reception *r, struct hub_reject *rej)
+/* Reads one reception e: the id at radio.gateway_id, rssi (or radio.alt_rssi) and snr. */
+static int read_reception(const json_t *e, const struct hub_lorawan_dialect *d, struct reception *r,
+                          struct hub_reject *rej)
 {
-	const json_t *id = e, *rssi = json_object_get(e, rssi_key),
-	             *snr = json_object_get(e, "snr");
+	const json_t *id, *rssi = json_object_get(e, "rssi"), *snr = json_object_get(e, "snr");
 	if (!json_is_object(e))
 		return hub_reject(rej, HUB_R_BAD_FORMAT, "a gateway reception must be an object");
-	for (size_t i = 0; id && id_path[i]; i++)
-		id = json_object_get(id, id_path[i]);
-	if (!rssi && alt_rssi_key)
-		rssi = json_object_get(e, alt_rssi_key);
+	id = dig(e, d->radio.gateway_id);
+	if (!rssi && d->radio.alt_rssi)
+		rssi = json_object_get(e, d->radio.alt_rssi);
 	if ((id && !json_is_string(id)) || (rssi && !json_is_number(rssi)) ||
 	    (snr && !json_is_number(snr)))
 		return hub_reject(rej, HUB_R_BAD_FORMAT,
@@ -526,22 +569,22 @@ static int seen_before(const char **ids, size_t n, const char *id)
 	return 0;
 }
 
-int hub_lorawan_gateways(const json_t *arr, const char *const *id_path, const char *rssi_key,
-                         const char *alt_rssi_key, struct hub_lorawan_link *l,
-                         struct hub_reject *rej)
+/* Folds the receptions array (may be NULL) into l, keeping the strongest RSSI and its SNR and
+ * gateway. */
+static int read_gateways(const json_t *arr, const struct hub_lorawan_dialect *d,
+                         struct link_meta *l, struct hub_reject *rej)
 {
-	const char *ids[HUB_LORAWAN_MAX_GATEWAYS];
+	const char *ids[MAX_GATEWAYS];
 	struct reception best = {0};
 	size_t n = json_array_size(arr);
 	if (arr && !json_is_array(arr))
 		return hub_reject(rej, HUB_R_BAD_FORMAT, "gateway receptions must be a list");
-	if (n > HUB_LORAWAN_MAX_GATEWAYS)
+	if (n > MAX_GATEWAYS)
 		return hub_reject(rej, HUB_R_TOO_MANY, "more than %d gateway receptions",
-		                  HUB_LORAWAN_MAX_GATEWAYS);
+		                  MAX_GATEWAYS);
 	for (size_t i = 0; i < n; i++) {
 		struct reception r = {0};
-		int rc = read_reception(json_array_get(arr, i), id_path, rssi_key, alt_rssi_key, &r,
-		                        rej);
+		int rc = read_reception(json_array_get(arr, i), d, &r, rej);
 		if (rc != HUB_OK)
 			return rc;
 		if (i == 0 || (r.has_rssi && (!best.has_rssi || r.rssi > best.rssi)))
@@ -557,8 +600,7 @@ int hub_lorawan_gateways(const json_t *arr, const char *const *id_path, const ch
 	return HUB_OK;
 }
 
-static int link_fields(struct hub_recset *rs, struct hub_record *rec,
-                       const struct hub_lorawan_link *l)
+static int link_fields(struct hub_recset *rs, struct hub_record *rec, const struct link_meta *l)
 {
 	int rc = HUB_OK;
 	if (l->has_rssi)
@@ -578,8 +620,10 @@ static int link_fields(struct hub_recset *rs, struct hub_record *rec,
 	return rc;
 }
 
-int hub_lorawan_add_link(struct hub_recset *rs, size_t reading, const struct hub_lorawan_link *l,
-                         struct hub_reject *rej)
+/* Appends the kind "link" record for the reading at index reading (same sensor, time and
+ * dev_eui tag). HUB_EREJECT (too_many) when the set is full. */
+static int add_link_record(struct hub_recset *rs, size_t reading, const struct link_meta *l,
+                           struct hub_reject *rej)
 {
 	struct hub_record *rec = hub_recset_add(rs);
 	if (!rec)
@@ -596,4 +640,94 @@ int hub_lorawan_add_link(struct hub_recset *rs, size_t reading, const struct hub
 	if (rc != HUB_OK)
 		return hub_reject(rej, HUB_R_TOO_MANY, "the link record is full");
 	return HUB_OK;
+}
+
+/* Gathers the radio metadata of the uplink object up and appends the link record. */
+static int add_link(const struct hub_lorawan_dialect *d, const json_t *up, json_int_t fport,
+                    struct hub_recset *rs, size_t reading, struct hub_reject *rej)
+{
+	struct link_meta l = {.f_port = fport};
+	const char *const *path = d->radio.sf;
+	const json_t *sf = dig(up, path);
+	size_t leaf = 0; /* the last key of the path names the value in the message */
+	while (path[leaf + 1])
+		leaf++;
+	int rc = read_int(up, d->up.f_cnt, &l.f_cnt, rej);
+	if (rc == HUB_OK && sf && !json_is_integer(sf))
+		rc = hub_reject(rej, HUB_R_BAD_FORMAT, "%s must be an integer", path[leaf]);
+	l.has_sf = sf != NULL;
+	l.sf = json_integer_value(sf);
+	if (rc == HUB_OK)
+		rc = read_gateways(json_object_get(up, d->radio.rx), d, &l, rej);
+	if (rc == HUB_OK)
+		rc = add_link_record(rs, reading, &l, rej);
+	return rc;
+}
+
+/* ---- the uplink --------------------------------------------------------------------------- */
+
+/* sensor_id (device name or DevEUI, as the route says) and the dev_eui tag. */
+static int identify(const struct hub_lorawan_opts *o, const json_t *root, struct hub_recset *rs,
+                    struct hub_record *rec, struct hub_reject *rej)
+{
+	const struct hub_lorawan_dialect *d = o->dialect;
+	const json_t *ids = json_object_get(root, d->ids.object);
+	const char *name;
+	char eui[17];
+	if (ids && !json_is_object(ids))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "%s must be an object", d->ids.object);
+	int rc = read_string(ids, d->ids.device, &name, rej);
+	if (rc == HUB_OK)
+		rc = read_dev_eui(json_object_get(ids, d->ids.dev_eui), eui, rej);
+	if (rc != HUB_OK)
+		return rc;
+	if (eui[0] && hub_record_set_tag(rs, rec, "dev_eui", eui) != HUB_OK)
+		return hub_reject(rej, HUB_R_TOO_MANY, "more than %d tags", HUB_MAX_TAGS);
+	const char *sensor = o->sensor_choice == 0 ? name : eui[0] ? eui : NULL;
+	if (sensor && *sensor)
+		rec->sensor_id = hub_recset_strdup(rs, sensor);
+	return HUB_OK;
+}
+
+static int decode_uplink(const struct hub_lorawan_opts *o, const json_t *root,
+                         struct hub_recset *out, struct hub_reject *rej)
+{
+	const struct hub_lorawan_dialect *d = o->dialect;
+	const json_t *env = json_object_get(root, d->envelope[0]);
+	if (!json_is_object(env))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "%s", d->envelope[1]);
+	const json_t *up = d->uplink_is_envelope ? env : root;
+	struct hub_record *rec = hub_recset_add(out);
+	if (!rec)
+		return hub_reject(rej, HUB_R_TOO_MANY, "too many records in one message");
+	size_t reading = out->n - 1;
+	const struct hub_lorawan_opts *po = o;
+	json_int_t fport;
+	int rc = read_int(up, d->up.f_port, &fport, rej);
+	if (rc == HUB_OK) /* the FPort picks the kind and map when the route has `ports` */
+		rc = read_port(o, fport, &po, rej);
+	if (rc == HUB_OK)
+		rc = identify(o, root, out, rec, rej);
+	if (rc == HUB_OK)
+		rc = read_reading(po, json_object_get(up, d->up.decoded),
+		                  json_object_get(up, d->up.frame), out, rec, rej);
+	if (rc == HUB_OK && !rec->has_ts) /* an LPP unixtime channel wins */
+		rc = d->time(root, up, rec, rej);
+	if (rc == HUB_OK && o->link)
+		rc = add_link(d, up, fport, out, reading, rej);
+	return rc;
+}
+
+int hub_lorawan_decode(const struct hub_msg *msg, const void *state, struct hub_recset *out,
+                       struct hub_reject *rej)
+{
+	const struct hub_lorawan_opts *o = state;
+	json_t *root;
+	if (hub_adapter_parse_json(msg, 0, &root, rej) != HUB_OK)
+		return HUB_EREJECT;
+	int rc = json_is_object(root)
+	             ? decode_uplink(o, root, out, rej)
+	             : hub_reject(rej, HUB_R_BAD_FORMAT, "%s", o->dialect->not_object);
+	json_decref(root);
+	return rc;
 }

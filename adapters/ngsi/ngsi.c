@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../options.h"
 #include "buf.h"
 
 enum special { SP_NONE, SP_LANE_ID, SP_DIRECTION, SP_STATION, SP_WIND_DIR };
@@ -150,8 +151,9 @@ struct ngsi_state {
 
 /* ---- route options ---- */
 
-static int init_option(const char *key, json_t *v, struct ngsi_state *st, char *err, size_t errlen)
+static int init_option(const char *key, json_t *v, void *state, char *err, size_t errlen)
 {
+	struct ngsi_state *st = state;
 	if (strcmp(key, "unknown_attributes") == 0) {
 		const char *s = json_string_value(v);
 		if (s && (strcmp(s, "reject") == 0 || strcmp(s, "skip") == 0)) {
@@ -161,25 +163,9 @@ static int init_option(const char *key, json_t *v, struct ngsi_state *st, char *
 		snprintf(err, errlen, "options.unknown_attributes: must be reject or skip");
 		return HUB_EINVAL;
 	}
-	if (strcmp(key, "attributes") == 0) {
-		const char *name;
-		json_t *f;
-		if (!json_is_object(v)) {
-			snprintf(err, errlen,
-			         "options.attributes: must map an attribute to a field");
-			return HUB_EINVAL;
-		}
-		json_object_foreach(v, name, f)
-		{
-			if (!json_is_string(f) || json_string_length(f) == 0) {
-				snprintf(err, errlen,
-				         "options.attributes.%.64s: must be a field name", name);
-				return HUB_EINVAL;
-			}
-		}
-		st->attributes = json_deep_copy(v);
-		return HUB_OK;
-	}
+	if (strcmp(key, "attributes") == 0)
+		return hub_options_field_map(v, "attributes", "an attribute to a field",
+		                             &st->attributes, err, errlen);
 	snprintf(err, errlen,
 	         "options.%.64s: unknown option (ngsi takes unknown_attributes, "
 	         "attributes)",
@@ -198,25 +184,8 @@ static void free_state(void *state)
 
 static int init(const json_t *options, void **state, char *err, size_t errlen)
 {
-	struct ngsi_state *st = hub_xcalloc(1, sizeof(*st));
-	const char *key;
-	json_t *v;
-	int rc = HUB_OK;
-	if (options && !json_is_object(options)) {
-		snprintf(err, errlen, "options: must be a mapping");
-		rc = HUB_EINVAL;
-	}
-	json_object_foreach((json_t *)options, key, v)
-	{
-		if (rc == HUB_OK)
-			rc = init_option(key, v, st, err, errlen);
-	}
-	if (rc != HUB_OK) {
-		free_state(st);
-		return rc;
-	}
-	*state = st;
-	return HUB_OK;
+	return hub_options_init(options, sizeof(struct ngsi_state), init_option, free_state, state,
+	                        err, errlen);
 }
 
 /* ---- times ---- */

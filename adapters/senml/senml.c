@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../options.h"
 #include "buf.h"
 
 #define SENML_VERSION 10
@@ -22,29 +23,12 @@ struct senml_state {
 
 /* ---- route options ---- */
 
-static int init_fields(json_t *v, struct senml_state *st, char *err, size_t errlen)
+static int init_option(const char *key, json_t *v, void *state, char *err, size_t errlen)
 {
-	const char *key;
-	json_t *name;
-	if (!json_is_object(v)) {
-		snprintf(err, errlen, "options.fields: must map a SenML name to a field name");
-		return HUB_EINVAL;
-	}
-	json_object_foreach(v, key, name)
-	{
-		if (!json_is_string(name) || json_string_length(name) == 0) {
-			snprintf(err, errlen, "options.fields.%.64s: must be a field name", key);
-			return HUB_EINVAL;
-		}
-	}
-	st->fields = json_deep_copy(v);
-	return HUB_OK;
-}
-
-static int init_option(const char *key, json_t *v, struct senml_state *st, char *err, size_t errlen)
-{
+	struct senml_state *st = state;
 	if (strcmp(key, "fields") == 0)
-		return init_fields(v, st, err, errlen);
+		return hub_options_field_map(v, "fields", "a SenML name to a field name",
+		                             &st->fields, err, errlen);
 	if (strcmp(key, "sensor_id_from") == 0) {
 		const char *s = json_string_value(v);
 		if (s && strcmp(s, "base_name") == 0)
@@ -72,25 +56,8 @@ static void free_state(void *state)
 
 static int init(const json_t *options, void **state, char *err, size_t errlen)
 {
-	struct senml_state *st = hub_xcalloc(1, sizeof(*st));
-	const char *key;
-	json_t *v;
-	int rc = HUB_OK;
-	if (options && !json_is_object(options)) {
-		snprintf(err, errlen, "options: must be a mapping");
-		rc = HUB_EINVAL;
-	}
-	json_object_foreach((json_t *)options, key, v)
-	{
-		if (rc == HUB_OK)
-			rc = init_option(key, v, st, err, errlen);
-	}
-	if (rc != HUB_OK) {
-		free_state(st);
-		return rc;
-	}
-	*state = st;
-	return HUB_OK;
+	return hub_options_init(options, sizeof(struct senml_state), init_option, free_state, state,
+	                        err, errlen);
 }
 
 /* ---- exact decimal time ---- */

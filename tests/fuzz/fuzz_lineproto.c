@@ -16,15 +16,8 @@
 #include <string.h>
 
 #include "cityhub/error.h"
+#include "fuzz_check.h"
 #include "lineproto.h"
-
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
 
 struct reader {
 	const uint8_t *p;

@@ -2,13 +2,7 @@
  * one-route pipeline and the line protocol encoder. Input = the binary frame; its length picks
  * the topic (so the kind) and one of two channel maps (unmapped: reject / skip).
  *
- * Invariants: HUB_OK or HUB_EREJECT; a rejection has a [a-z_] reason, a terminated detail and
- * no records; every accepted record has kind, sensor id and time, and encodes to exactly one
- * line ending in '\n'. */
-
-#include <stddef.h>
-#include <stdint.h>
-
+ * Invariants: see fuzz_common.h. */
 #include "fuzz_common.h"
 
 /* Channels for every kind and every mapping form (name, unit, list with holes, time, drop). */
@@ -25,24 +19,12 @@
 	"\"dB\"}, \"17\": \"pm25\", \"18\": \"accel\", \"19\": {\"field\": \"temperature_c\", "    \
 	"\"unit\": \"K\"}, \"20\": {\"fields\": [\"pm10\", \"pm1\"]}, \"255\": \"lane_id\"}"
 
-static const char *const options[] = {
-    "{" CHANNELS "}",
-    "{\"unmapped\": \"skip\", " CHANNELS "}",
+static const struct fuzz_route routes[] = {
+    {"l/{kind}/{sensor_id}", NULL, "{" CHANNELS "}"},
+    {"l/{kind}/{sensor_id}", NULL, "{\"unmapped\": \"skip\", " CHANNELS "}"},
 };
 
 static const char *const topics[] = {"l/water_quality/s1", "l/weather/s2",     "l/water_level/s3",
                                      "l/traffic_flow/s4",  "l/air_quality/s5", "l/noise/s6"};
 
-#define NOPTS (sizeof(options) / sizeof(options[0]))
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	static struct fuzz_route r[NOPTS];
-	for (size_t i = 0; i < NOPTS; i++)
-		r[i] = (struct fuzz_route){"l/{kind}/{sensor_id}", NULL, options[i]};
-	fuzz_setup("lpp", r, NOPTS, topics, sizeof(topics) / sizeof(topics[0]));
-	fuzz_decode(data, size);
-	return 0;
-}
+FUZZ_TARGET("lpp", routes, topics, 0);

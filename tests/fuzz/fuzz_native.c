@@ -2,36 +2,15 @@
  * adapter, topic template, limits, schema) and the line protocol encoder. Input: the payload, byte
  * for byte; its length picks the topic (so the kind) and the route options.
  *
- * Invariants: decode returns HUB_OK or HUB_EREJECT; a rejection has a [a-z_] reason, a
- * terminated detail and no records; every accepted record has kind, sensor id and a time at
- * or after 1970, and encodes to exactly one line ending in '\n'. */
-
-#include <stddef.h>
-#include <stdint.h>
-
+ * Invariants: see fuzz_common.h. */
 #include "fuzz_common.h"
 
-static const struct {
-	char *template;
-	const char *options;
-} routes[] = {
-    {"f/{kind}/{sensor_id}", "{}"},
-    {"f/{_}/{district}", "{}"},
+static const struct fuzz_route routes[] = {
+    {"f/{kind}/{sensor_id}", NULL, "{}"},
+    {"f/{_}/{district}", NULL, "{}"},
 };
 
 static const char *const topics[] = {"f/weather/s1", "f/air_quality/s2",   "f/traffic_flow/s3",
                                      "f/noise/s4",   "f/water_quality/s5", "f/water_level/s6"};
 
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	static struct fuzz_route r[NROUTES];
-	for (size_t i = 0; i < NROUTES; i++)
-		r[i] = (struct fuzz_route){routes[i].template, NULL, routes[i].options};
-	fuzz_setup("native", r, NROUTES, topics, sizeof(topics) / sizeof(topics[0]));
-	fuzz_decode(data, size);
-	return 0;
-}
+FUZZ_TARGET("native", routes, topics, 0);
