@@ -8,7 +8,12 @@
  * The writer copies an entry into the shared mapping in this order: header with magic 0, body,
  * magic, then publishes the new end with a release store. A reader never looks past the
  * published end, and a process crash leaves either a complete entry, a header without magic
- * (torn, cut on open) or nothing. */
+ * (torn, cut on open) or nothing.
+ *
+ * Every mapping (the writer's, each reader's, the scans at open and drop) walks its segment
+ * forward and gives back its pages of each TRIM_STEP block it has passed (trim_map), so a
+ * mapping keeps about one block resident whatever the segment size. This changes what is
+ * resident, never what is read or what reaches the disk: see trim_map. */
 #include "journal.h"
 
 #include "buf.h"
@@ -38,6 +43,10 @@
 #define SEG_MAX (1u << 30)
 #define CURSOR_NAME_MAX 64
 #define SEG_NAME_LEN 24 /* 20 digits + ".seg" */
+/* Mappings give back their pages in blocks of this size (a multiple of every page size): small
+ * beside the hub's memory budget, large enough that the one madvise per block costs nothing
+ * per message (a block holds thousands of typical messages). */
+#define TRIM_STEP ((uint64_t)256 << 10)
 
 struct ehdr {
 	uint32_t magic;
@@ -74,8 +83,9 @@ struct hub_journal {
 	long page;
 	struct seg *segs; /* oldest first; the last one is active */
 	size_t nseg, segcap;
-	uint8_t *wmap; /* writable mapping of the active segment */
-	uint64_t wpos; /* write position inside the active segment */
+	uint8_t *wmap;  /* writable mapping of the active segment */
+	uint64_t wpos;  /* write position inside the active segment */
+	uint64_t wtrim; /* wmap's pages below it were given back (trim_map) */
 	struct cursor *curs;
 	size_t ncur;
 	struct hub_journal_reader **readers; /* for counting what drop_oldest takes unread */
@@ -96,6 +106,7 @@ struct hub_journal_reader {
 	uint64_t base;      /* that segment's base */
 	uint64_t limit;     /* bytes of it that may hold entries */
 	uint64_t maplen;
+	uint64_t trimmed;   /* map's pages below it were given back (trim_map) */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -179,6 +190,24 @@ static int check_entry(const uint8_t *m, uint64_t pos, uint64_t limit, int verif
 	return ENTRY_OK;
 }
 
+/* Gives back the pages of m below pos's TRIM_STEP block once pos has entered a new block;
+ * *trimmed is where the previous call stopped. m must be a MAP_SHARED mapping of a file (never
+ * MAP_PRIVATE: there MADV_DONTNEED would discard the private copies). On a shared file mapping
+ * MADV_DONTNEED drops only this mapping's page-table entries: the pages stay in the page cache,
+ * a dirty bit held in a dropped entry is moved to its page (zap_pte_range), so fdatasync, msync
+ * and writeback see every write as before, and a later access faults the same bytes back in.
+ * Each call starts one block below *trimmed, because fault-around may have mapped a few
+ * cached pages back just below it. Failure only leaves pages resident, so it is ignored. */
+static void trim_map(const uint8_t *m, uint64_t *trimmed, uint64_t pos)
+{
+	uint64_t to = pos & ~(TRIM_STEP - 1);
+	if (to <= *trimmed)
+		return;
+	uint64_t from = *trimmed >= TRIM_STEP ? *trimmed - TRIM_STEP : 0;
+	(void)madvise((void *)(uintptr_t)(m + from), to - from, MADV_DONTNEED);
+	*trimmed = to;
+}
+
 static void deadline(struct timespec *ts, int ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -260,11 +289,12 @@ static uint64_t count_unread(struct hub_journal *j)
 	if (m == MAP_FAILED)
 		return s->entries;
 	struct ehdr h;
-	uint64_t esize;
+	uint64_t esize, trimmed = 0;
 	const char *why;
 	while (s->base + pos < min && check_entry(m, pos, limit, 0, &h, &esize, &why) == ENTRY_OK) {
 		read++;
 		pos += esize;
+		trim_map(m, &trimmed, pos);
 	}
 	munmap(m, s->size);
 	return read < s->entries ? s->entries - read : 0;
@@ -337,6 +367,7 @@ static int add_segment(struct hub_journal *j)
 		atomic_store(&j->first, base);
 	j->wmap = m;
 	j->wpos = 0;
+	j->wtrim = 0;
 	j->bytes += j->seg_bytes;
 	j->dir_dirty = 1;
 	return HUB_OK;
@@ -406,6 +437,7 @@ static int put_entry(struct hub_journal *j, const struct ehdr *h, const char *to
 		if (msync(j->wmap + from, j->wpos - from, MS_SYNC) != 0)
 			return HUB_EIO;
 	}
+	trim_map(j->wmap, &j->wtrim, j->wpos);
 	return HUB_OK;
 }
 
@@ -710,18 +742,28 @@ void hub_journal_get_stats(struct hub_journal *j, struct hub_journal_stats *st)
 
 /* ---- open and recovery ---- */
 
-/* Zeroes [from, size) of a segment: cheaply through the file system where it can. */
+/* Zeroes [from, size) of a segment: cheaply through the file system where it can, else
+ * block by block through the mapping, giving each block back once written. */
 static void zero_tail(int fd, uint8_t *m, uint64_t from, uint64_t size)
 {
-	if (from >= size)
+	if (from >= size ||
+	    fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)from, (off_t)(size - from)) == 0)
 		return;
-	if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)from, (off_t)(size - from)) != 0)
-		memset(m + from, 0, size - from);
+	uint64_t trimmed = from & ~(TRIM_STEP - 1);
+	while (from < size) {
+		uint64_t n = TRIM_STEP - (from & (TRIM_STEP - 1));
+		if (n > size - from)
+			n = size - from;
+		memset(m + from, 0, n);
+		from += n;
+		trim_map(m, &trimmed, from);
+	}
 }
 
 /* Walks a mapped segment; at the first damaged entry logs it, counts it and zeroes the rest.
- * Returns where the valid data ends. */
-static uint64_t scan_seg(struct hub_journal *j, struct seg *s, int fd, uint8_t *m, uint64_t limit)
+ * Returns where the valid data ends; *trimmed as trim_map left it for m. */
+static uint64_t scan_seg(struct hub_journal *j, struct seg *s, int fd, uint8_t *m, uint64_t limit,
+			 uint64_t *trimmed)
 {
 	uint64_t pos = 0, esize = 0;
 	struct ehdr h;
@@ -730,6 +772,7 @@ static uint64_t scan_seg(struct hub_journal *j, struct seg *s, int fd, uint8_t *
 	while ((st = check_entry(m, pos, limit, 1, &h, &esize, &why)) == ENTRY_OK) {
 		s->entries++;
 		pos += esize;
+		trim_map(m, trimmed, pos);
 	}
 	if (st == ENTRY_BAD) {
 		hub_warn("msg=\"journal entry damaged, cutting segment\" segment=%020" PRIu64
@@ -766,11 +809,13 @@ static int recover_seg(struct hub_journal *j, size_t i)
 	void *m = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		goto fail;
-	uint64_t pos = scan_seg(j, s, fd, m, seg_limit(j, i));
+	uint64_t trimmed = 0;
+	uint64_t pos = scan_seg(j, s, fd, m, seg_limit(j, i), &trimmed);
 	close(fd);
 	if (i + 1 == j->nseg) {
 		j->wmap = m;
 		j->wpos = pos;
+		j->wtrim = trimmed;
 	} else {
 		munmap(m, s->size);
 	}
@@ -1109,6 +1154,7 @@ static int reader_map(struct hub_journal_reader *r)
 			r->maplen = s->size;
 			r->base = s->base;
 			r->limit = seg_limit(j, i);
+			r->trimmed = (r->off - s->base) & ~(TRIM_STEP - 1);
 		}
 	}
 	pthread_mutex_unlock(&j->lock);
@@ -1154,6 +1200,8 @@ int hub_journal_reader_next(struct hub_journal_reader *r, struct hub_jentry *e)
 		uint64_t esize;
 		const char *why;
 		uint64_t pos = r->off - r->base;
+		/* The entry returned last is no longer needed: its pointers die with this call. */
+		trim_map(r->map, &r->trimmed, pos);
 		if (check_entry(r->map, pos, r->limit, 0, &h, &esize, &why) != ENTRY_OK) {
 			rc = reader_skip(r);
 			if (rc != HUB_OK)

@@ -1,7 +1,9 @@
 /* The on-disk journal: every MQTT message is appended here before the broker gets its PUBACK.
  * Segment files of fixed size (preallocated, mmap'd), one CRC per entry, torn tails truncated
  * on open. Offsets are global byte positions that only grow. Each consumer (sink, pipeline)
- * owns a named cursor; segments below every cursor are deleted.
+ * owns a named cursor; segments below every cursor are deleted. Memory: each mapping (the
+ * writer's, each reader's) keeps only the pages near its position resident, a few hundred KiB
+ * whatever segment_bytes is.
  * Thread-safety: append, wait, cursor and stats calls are safe from any thread. A reader
  * belongs to one thread. */
 #ifndef HUB_JOURNAL_H

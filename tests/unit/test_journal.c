@@ -1,5 +1,6 @@
-/* Unit tests for the on-disk journal: round trips, segments, recovery, cursors, limits and a
- * concurrent reader. Every test works in its own directory under /tmp and removes it. */
+/* Unit tests for the on-disk journal: round trips, segments, recovery, cursors, limits, a
+ * concurrent reader and the resident memory of the segment mappings. Every test works in its
+ * own directory under /tmp and removes it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cityhub/error.h"
@@ -792,6 +795,202 @@ static void test_emptied_dir(void **state)
 	remove_dir(dir);
 }
 
+/* ---- resident memory of the mappings ---- */
+
+#define BIG_SEG (16u << 20)
+#define RSS_BOUND_KB 4096L
+#define HUGE_EVERY 997
+#define HUGE_LEN (300u << 10)
+
+/* Rss in kB summed over this process's mappings of path whose permissions start with perms
+ * ("rw" is the writer's, "r-" a reader's); -1 when there is no such mapping. */
+static long mapping_rss_kb(const char *path, const char *perms)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[1024];
+	long sum = -1, kb;
+	int in = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[8];
+		int n = 0;
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, p, &n) == 3 && n > 0) {
+			line[strcspn(line, "\n")] = 0;
+			in = strcmp(line + n, path) == 0 && strncmp(p, perms, 2) == 0;
+			if (in && sum < 0)
+				sum = 0;
+		} else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1) {
+			sum += kb;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
+/* Tracks the largest Rss seen for one mapping of a segment file. */
+struct rss_watch {
+	char path[512];
+	const char *perms;
+	long max_kb;
+};
+
+static void rss_watch_init(struct rss_watch *w, const char *dir, uint64_t base, const char *perms)
+{
+	snprintf(w->path, sizeof(w->path), "%s/%020" PRIu64 ".seg", dir, base);
+	w->perms = perms;
+	w->max_kb = -1;
+}
+
+static void rss_sample(struct rss_watch *w)
+{
+	long kb = mapping_rss_kb(w->path, w->perms);
+	assert_true(kb >= 0); /* the mapping exists */
+	if (kb > w->max_kb)
+		w->max_kb = kb;
+}
+
+static size_t big_len(int i)
+{
+	return i % HUGE_EVERY == HUGE_EVERY - 1 ? HUGE_LEN : 500 + (size_t)(i * 37 % 2500);
+}
+
+/* Appends entries of big_len() bytes until the journal holds at least bytes; returns how
+ * many. Entries span pages and 1 MiB steps; the writer's Rss is sampled along the way. */
+static int append_big(struct hub_journal *j, uint64_t bytes, uint8_t *buf, struct rss_watch *w)
+{
+	struct hub_journal_stats st;
+	char topic[32];
+	int n = 0;
+	do {
+		int tl = snprintf(topic, sizeof(topic), "rss/%d", n);
+		make_payload(n, buf, big_len(n));
+		assert_int_equal(hub_journal_append(j, n, topic, (size_t)tl, buf, big_len(n)),
+				 HUB_OK);
+		if (++n % 128 == 0)
+			rss_sample(w);
+		hub_journal_get_stats(j, &st);
+	} while (st.end_offset < bytes);
+	rss_sample(w);
+	return n;
+}
+
+/* Reads entries from..to-1 with a reader at offset, checking each one's content; samples
+ * the reader's Rss. */
+static void read_big(struct hub_journal *j, uint64_t offset, int from, int to, uint8_t *buf,
+		     struct rss_watch *w)
+{
+	struct hub_journal_reader *r = hub_journal_reader_new(j, offset);
+	struct hub_jentry e;
+	char topic[32];
+	for (int i = from; i < to; i++) {
+		int tl = snprintf(topic, sizeof(topic), "rss/%d", i);
+		assert_int_equal(hub_journal_reader_next(r, &e), HUB_OK);
+		assert_int_equal(e.recv_ns, i);
+		assert_int_equal(e.topic_len, (size_t)tl);
+		assert_memory_equal(e.topic, topic, (size_t)tl + 1);
+		assert_int_equal(e.len, big_len(i));
+		make_payload(i, buf, e.len);
+		assert_memory_equal(e.payload, buf, e.len);
+		assert_int_equal(e.payload[e.len], 0);
+		if (i % 128 == 0)
+			rss_sample(w);
+	}
+	rss_sample(w);
+	assert_int_equal(hub_journal_reader_next(r, &e), HUB_EAGAIN);
+	hub_journal_reader_free(r);
+}
+
+/* 10 MiB in one 16 MiB segment: the writer's and a reader's mapping stay resident below
+ * RSS_BOUND_KB while appending, reading, and after a reopen's recovery scan. */
+static void test_bounded_rss(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	struct hub_journal_opts o = opts(dir, BIG_SEG, 4 * BIG_SEG, HUB_FULL_BLOCK);
+	o.fsync = HUB_FSYNC_INTERVAL; /* syncs run while the writer gives pages back */
+	o.fsync_interval_ms = 5;
+	struct hub_journal *j = open_ok(&o);
+	uint8_t *buf = malloc(HUGE_LEN);
+	struct rss_watch wr, rd;
+	struct hub_journal_stats st;
+	assert_non_null(buf);
+	rss_watch_init(&wr, dir, 0, "rw");
+	rss_watch_init(&rd, dir, 0, "r-");
+	int n = append_big(j, 10u << 20, buf, &wr);
+	read_big(j, 0, 0, n, buf, &rd);
+	rss_sample(&wr);
+	hub_journal_get_stats(j, &st);
+	assert_int_equal(st.segments, 1);
+	print_message("segment 16 MiB, %" PRIu64 " bytes, %d entries: max Rss writer %ld kB, "
+		      "reader %ld kB\n",
+		      st.end_offset, n, wr.max_kb, rd.max_kb);
+	assert_true(wr.max_kb < RSS_BOUND_KB);
+	assert_true(rd.max_kb < RSS_BOUND_KB);
+	hub_journal_close(j);
+
+	j = open_ok(&o); /* recovery walks the whole segment through the writer's mapping */
+	wr.max_kb = rd.max_kb = -1;
+	rss_sample(&wr);
+	read_big(j, 0, 0, n, buf, &rd);
+	print_message("after reopen: Rss writer %ld kB, reader %ld kB\n", wr.max_kb, rd.max_kb);
+	assert_true(wr.max_kb < RSS_BOUND_KB);
+	assert_true(rd.max_kb < RSS_BOUND_KB);
+	hub_journal_close(j);
+	free(buf);
+	remove_dir(dir);
+}
+
+/* Pages of the segment file in the page cache among the first len bytes. */
+static size_t cached_pages(const char *path, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	unsigned char *vec = malloc(len / page);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0 && vec);
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mincore(m, len, vec), 0);
+	for (size_t i = 0; i < len / page; i++)
+		n += vec[i] & 1;
+	munmap(m, len);
+	close(fd);
+	free(vec);
+	return n;
+}
+
+/* The pages the writer gave back were dirty: the sync still writes them. After the sync the
+ * clean pages are evicted (possible only because no mapping holds them any more), so the
+ * reader below reads them back from the disk. */
+static void test_released_pages_reach_disk(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	struct hub_journal_opts o = opts(dir, BIG_SEG, 4 * BIG_SEG, HUB_FULL_BLOCK);
+	struct hub_journal *j = open_ok(&o);
+	uint8_t *buf = malloc(HUGE_LEN);
+	struct rss_watch wr, rd;
+	struct statfs fs;
+	assert_non_null(buf);
+	rss_watch_init(&wr, dir, 0, "rw");
+	rss_watch_init(&rd, dir, 0, "r-");
+	int n = append_big(j, 4u << 20, buf, &wr);
+	assert_int_equal(hub_journal_sync(j), HUB_OK);
+	int fd = open(wr.path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+	size_t left = cached_pages(wr.path, 2u << 20), all = (2u << 20) / 4096;
+	assert_int_equal(statfs(dir, &fs), 0);
+	print_message("first 2 MiB after sync and eviction: %zu pages still cached\n", left);
+	if (fs.f_type != 0x01021994) /* tmpfs keeps its pages: there is no disk to read from */
+		assert_true(left < all / 2);
+	read_big(j, 0, 0, n, buf, &rd);
+	hub_journal_close(j);
+	free(buf);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -808,6 +1007,8 @@ int main(void)
 		cmocka_unit_test(test_fsync_modes),
 		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_emptied_dir),
+		cmocka_unit_test(test_bounded_rss),
+		cmocka_unit_test(test_released_pages_reach_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
