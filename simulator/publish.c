@@ -97,26 +97,19 @@ static struct msg *msg_new(const char *topic, const void *payload, size_t len)
 	return m;
 }
 
-static void mlist_push(struct mlist *l, struct msg *m)
+/* Inserts m before `at`, or at the tail when at is NULL. */
+static void mlist_insert(struct mlist *l, struct msg *m, struct msg *at)
 {
-	m->next = NULL;
-	m->prev = l->tail;
-	if (l->tail)
-		l->tail->next = m;
+	m->next = at;
+	m->prev = at ? at->prev : l->tail;
+	if (m->prev)
+		m->prev->next = m;
 	else
 		l->head = m;
-	l->tail = m;
-}
-
-static void mlist_push_front(struct mlist *l, struct msg *m)
-{
-	m->prev = NULL;
-	m->next = l->head;
-	if (l->head)
-		l->head->prev = m;
+	if (at)
+		at->prev = m;
 	else
 		l->tail = m;
-	l->head = m;
 }
 
 static void mlist_remove(struct mlist *l, struct msg *m)
@@ -214,7 +207,7 @@ static void finish_send(struct msg *m, int ok)
 	if (ok)
 		p->counts.acked++;
 	else if (again)
-		mlist_push(&p->retry, m);
+		mlist_insert(&p->retry, m, NULL);
 	else
 		p->counts.failed++;
 	pthread_cond_broadcast(&p->cond);
@@ -429,7 +422,7 @@ static int submit(struct sim_pub *p, struct msg *m, int timeout_ms)
 		return rc;
 	pthread_mutex_lock(&p->lock);
 	m->c = c;
-	mlist_push(&p->pending, m); /* before the send: its callback may come at once */
+	mlist_insert(&p->pending, m, NULL); /* before the send: its callback may come at once */
 	pthread_mutex_unlock(&p->lock);
 	if (paho_send(c, m, p->o.qos, timeout_ms) == MQTTASYNC_SUCCESS)
 		return HUB_OK;
@@ -456,7 +449,7 @@ static int resend_failed(struct sim_pub *p, int timeout_ms)
 		if (rc == HUB_OK)
 			p->counts.resent++;
 		else if (rc == HUB_EAGAIN)
-			mlist_push_front(&p->retry, m);
+			mlist_insert(&p->retry, m, p->retry.head); /* first again */
 		else
 			p->counts.failed++;
 		pthread_mutex_unlock(&p->lock);

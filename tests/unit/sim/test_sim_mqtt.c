@@ -349,57 +349,71 @@ static long wait_distinct(const char *path)
 	return n;
 }
 
+/* A test's own broker, in a folder of the test's environment. */
+struct own {
+	char dir[96], sum_path[128], err_path[128], url[64];
+	int port;
+	pid_t broker;
+};
+
+/* Makes e->dir/name and starts a broker there on a free port; 0, or -1 on failure. */
+static int own_broker(struct env *e, const char *name, int persistence, struct own *o)
+{
+	snprintf(o->dir, sizeof(o->dir), "%s/%s", e->dir, name);
+	snprintf(o->sum_path, sizeof(o->sum_path), "%s/summary.json", o->dir);
+	snprintf(o->err_path, sizeof(o->err_path), "%s/sim.err", o->dir);
+	o->port = free_port();
+	snprintf(o->url, sizeof(o->url), "tcp://127.0.0.1:%d", o->port);
+	if (mkdir(o->dir, 0700))
+		return -1;
+	o->broker = keep(e, start_broker(o->dir, o->port, persistence));
+	return o->broker > 0 ? 0 : -1;
+}
+
 /* A QoS 1 load run while its broker (persistence on) is stopped for a second: the simulator
  * reconnects, publishes again what was in flight, and every message gets acknowledged and
  * reaches a subscriber with a persistent session. */
 static void test_load_survives_broker_restart(void **state)
 {
 	struct env *e = *state;
-	char dir[96], sub_path[128], sum_path[128], err_path[128], url[64];
+	struct own o;
+	char sub_path[160], cmd[512];
 	struct hub_buf err = {0};
 	if (!e)
 		skip();
-	snprintf(dir, sizeof(dir), "%s/restart", e->dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	snprintf(sub_path, sizeof(sub_path), "%s/sub.txt", dir);
-	snprintf(sum_path, sizeof(sum_path), "%s/summary.json", dir);
-	snprintf(err_path, sizeof(err_path), "%s/sim.err", dir);
-	int port = free_port();
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
-	pid_t broker = keep(e, start_broker(dir, port, 1));
-	assert_true(broker > 0);
-	char cmd[512];
+	assert_int_equal(own_broker(e, "restart", 1, &o), 0);
+	snprintf(sub_path, sizeof(sub_path), "%s/sub.txt", o.dir);
 	snprintf(cmd, sizeof(cmd),
 	         "/usr/bin/mosquitto_sub -h 127.0.0.1 -p %d -q 1 -c -i sim-restart-sub -t city/# "
 	         "-F %%p",
-	         port);
+	         o.port);
 	pid_t sub = keep(e, spawn_words(cmd, sub_path, NULL));
 	sleep_ms(300);
 	snprintf(
 	    cmd, sizeof(cmd),
 	    "%s --broker %s --rate 2000 --count %d --sensors 50 --prefix rs --district restart "
 	    "--load-kind air_quality --seq-time %lld --max-inflight 500 --summary %s",
-	    getenv("CITYHUB_SIM"), url, RESTART_N, T0_MS, sum_path);
-	pid_t sim = spawn_words(cmd, NULL, err_path);
+	    getenv("CITYHUB_SIM"), o.url, RESTART_N, T0_MS, o.sum_path);
+	pid_t sim = spawn_words(cmd, NULL, o.err_path);
 	sleep_ms(1500);
-	stop_kept(e, broker); /* SIGTERM: mosquitto saves its database, the session included */
+	stop_kept(e, o.broker); /* SIGTERM: mosquitto saves its database, the session included */
 	sleep_ms(1000);
-	broker = keep(e, start_broker(dir, port, 1));
-	assert_true(broker > 0);
+	o.broker = keep(e, start_broker(o.dir, o.port, 1));
+	assert_true(o.broker > 0);
 	int rc = wait_exit(sim, 60000);
-	read_all(err_path, &err);
+	read_all(o.err_path, &err);
 	if (rc)
 		fprintf(stderr, "%s\n", err.data);
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(err.data, "connection_losses=1"));
-	json_t *sum = json_load_file(sum_path, 0, NULL);
+	json_t *sum = json_load_file(o.sum_path, 0, NULL);
 	assert_non_null(sum);
 	assert_int_equal(jint(sum, "sent", NULL), RESTART_N);
 	assert_int_equal(jint(sum, "acked", NULL), RESTART_N);
 	assert_int_equal(jint(sum, "failed", NULL), 0);
 	assert_int_equal(wait_distinct(sub_path), RESTART_N);
 	stop_kept(e, sub);
-	stop_kept(e, broker);
+	stop_kept(e, o.broker);
 	json_decref(sum);
 	hub_buf_fini(&err);
 }
@@ -409,30 +423,23 @@ static void test_load_survives_broker_restart(void **state)
 static void test_scenario_ends_when_broker_goes(void **state)
 {
 	struct env *e = *state;
-	char dir[96], sum_path[128], err_path[128], url[64];
+	struct own o;
+	char cmd[512];
 	struct hub_buf err = {0};
 	if (!e)
 		skip();
-	snprintf(dir, sizeof(dir), "%s/lost", e->dir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	snprintf(sum_path, sizeof(sum_path), "%s/summary.json", dir);
-	snprintf(err_path, sizeof(err_path), "%s/sim.err", dir);
-	int port = free_port();
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
-	pid_t broker = keep(e, start_broker(dir, port, 0));
-	assert_true(broker > 0);
+	assert_int_equal(own_broker(e, "lost", 0, &o), 0);
 	/* one simulated hour at 60x: a minute, unless the run ends early */
-	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "%s --broker %s --duration 1h --speed 60 --summary %s",
-	         getenv("CITYHUB_SIM"), url, sum_path);
-	pid_t sim = spawn_words(cmd, NULL, err_path);
+	         getenv("CITYHUB_SIM"), o.url, o.sum_path);
+	pid_t sim = spawn_words(cmd, NULL, o.err_path);
 	sleep_ms(1500);
-	stop_kept(e, broker);
+	stop_kept(e, o.broker);
 	int rc = wait_exit(sim, 20000);
-	read_all(err_path, &err);
+	read_all(o.err_path, &err);
 	assert_int_equal(rc, 1);
 	assert_non_null(strstr(err.data, "connection lost, scenario ends"));
-	json_t *sum = json_load_file(sum_path, 0, NULL);
+	json_t *sum = json_load_file(o.sum_path, 0, NULL);
 	assert_non_null(sum);
 	assert_true(jint(sum, "publish", "sent", NULL) > 0);
 	assert_false(json_is_true(json_object_get(sum, "stopped")));
