@@ -2,13 +2,15 @@
 paced load generator, exact read-back of the points it produced, process memory, the stub store,
 and the figures each test reports.
 
-Every message of the load is `{"ts": T0_MS + seq, "fields": {"pm25": seq % 1000 + 0.25}}` on
-`city/air_quality/<district>/<prefix>-<seq % sensors>`, so the store must end up holding exactly
-one point per published seq, at time T0_MS + seq, in the right sensor's series, with the right
-value: a lost message is a missing seq, a point written twice under another timestamp is an
-extra one.
+The load is cityhub-sim's load mode (docs/simulator.md, "Load mode"): message seq is
+`{"sensor_id": "<prefix>-<seq % sensors, 5 digits>", "kind": "air_quality",
+"time": <T0_MS + seq ms, RFC 3339>, "fields": {"pm25": seq % 1000 + 0.25}}` on
+`city/air_quality/<district>/<sensor_id>`, so the store must end up holding exactly one point per
+published seq, at time T0_MS + seq, in the right sensor's series, with the right value: a lost
+message is a missing seq, a point written twice under another timestamp is an extra one.
 """
 import atexit
+import calendar
 import json
 import os
 import shutil
@@ -30,7 +32,7 @@ from tests.lib.hub import Hub  # noqa: E402
 
 BUILD = os.environ.get("CITYHUB_BUILD_ROOT", os.path.join(ROOT, "build"))
 HUB_BIN = os.environ.get("CITYHUB_BIN", os.path.join(BUILD, "hub", "cityhub"))
-LOADGEN = os.environ.get("LOADGEN", os.path.join(BUILD, "tests", "faults", "loadgen"))
+SIM = os.environ.get("CITYHUB_SIM", os.path.join(BUILD, "simulator", "cityhub-sim"))
 STUB_SINK = os.path.join(ROOT, "tests", "tools", "stub_sink.py")
 
 T0_MS = 1795687200000  # 2026-11-26T10:00:00Z
@@ -39,9 +41,9 @@ MEASUREMENT = "air_quality"
 # The broker keeps every queued QoS 1 message of the hub's session while the hub is away.
 BROKER_CONF = "max_queued_messages 0\n"
 
-__all__ = ["services", "Hub", "HUB_BIN", "T0_MS", "RATE", "Load", "new_hub", "stored_seqs",
-           "assert_exact", "proc_mem", "StubSink", "Figures", "workdir", "BROKER_CONF",
-           "FaultCase", "read_log"]
+__all__ = ["services", "Hub", "HUB_BIN", "SIM", "T0_MS", "RATE", "Load", "new_hub",
+           "stored_seqs", "assert_exact", "sensor_id", "message_seq", "proc_mem", "StubSink",
+           "Figures", "workdir", "BROKER_CONF", "FaultCase", "read_log"]
 
 
 _children = []  # hubs, load generators and stubs: killed at exit if a test left them running
@@ -87,16 +89,31 @@ def read_log(hub):
         return f.read()
 
 
+def sensor_id(prefix, seq, sensors):
+    """The sensor id of message seq of a load."""
+    return "%s-%05d" % (prefix, seq % sensors)
+
+
+def message_seq(payload):
+    """The seq of a load message, given its payload (a dict): its time minus T0_MS."""
+    when, _, frac = payload["time"].rstrip("Z").partition(".")
+    secs = calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%S"))
+    return secs * 1000 + int((frac + "000")[:3]) - T0_MS
+
+
 class Load:
-    """The loadgen program publishing messages start .. start+count-1 at rate msg/s."""
+    """cityhub-sim's load mode publishing messages start .. start+count-1 at rate msg/s, QoS 1.
+    It reconnects after a broker restart, publishes again what was in flight, and ends when
+    the broker acknowledged every message (or wait_s passed without)."""
 
     def __init__(self, broker, count, start=0, rate=RATE, sensors=50, prefix="lg",
                  district="faults", wait_s=120):
         self.count, self.start, self.sensors, self.prefix = count, start, sensors, prefix
-        self.argv = [LOADGEN, "--broker", broker.url, "--rate", str(rate), "--count", str(count),
-                     "--start", str(start), "--sensors", str(sensors), "--prefix", prefix,
-                     "--district", district, "--t0-ms", str(T0_MS), "--qos", "1",
-                     "--wait-s", str(wait_s)]
+        self.argv = [SIM, "--broker", broker.url, "--rate", str(rate), "--count", str(count),
+                     "--first", str(start), "--sensors", str(sensors), "--prefix", prefix,
+                     "--district", district, "--load-kind", "air_quality",
+                     "--seq-time", str(T0_MS), "--qos", "1", "--max-inflight", "1000",
+                     "--ack-timeout", str(wait_s)]
         self.proc = None
         self.t0 = None
         track(self)
@@ -111,13 +128,18 @@ class Load:
         return time.monotonic() - self.t0
 
     def finish(self, timeout=300):
-        """Waits for the end and returns the summary; raises when not all were acknowledged."""
+        """Waits for the end and returns the simulator's summary, plus "resent" (messages
+        published again after a lost connection, from its log); raises when not every message
+        was acknowledged."""
         out, err = self.proc.communicate(timeout=timeout)
         if self.proc.returncode != 0:
-            raise RuntimeError("loadgen failed (%d): %s %s" % (self.proc.returncode, out, err))
+            raise RuntimeError("cityhub-sim failed (%d): %s %s" % (self.proc.returncode, out,
+                                                                   err))
         summary = json.loads(out.strip().splitlines()[-1])
-        if summary["acked"] != self.count:
-            raise RuntimeError("loadgen: %r" % summary)
+        if summary["acked"] != self.count or summary["failed"]:
+            raise RuntimeError("cityhub-sim: %r" % summary)
+        done = [ln for ln in err.splitlines() if 'msg="load done"' in ln]
+        summary["resent"] = int(done[-1].split(" resent=")[1].split()[0]) if done else None
         return summary
 
     def run(self, timeout=300):
@@ -180,7 +202,7 @@ def assert_exact(tc, influx, expected, prefix="lg", sensors=50, db="city"):
     tc.assertEqual((len(missing), missing[:10], len(extra), extra[:10]), (0, [], 0, []),
                    "stored points differ from published messages")
     wrong = [(s, got[s]) for s in sorted(expected)
-             if got[s] != ("%s-%d" % (prefix, s % sensors), s % 1000 + 0.25)]
+             if got[s] != (sensor_id(prefix, s, sensors), s % 1000 + 0.25)]
     tc.assertEqual(wrong[:10], [], "points in the wrong series or with a wrong value")
     tc.assertEqual(count_points(influx, db), len(expected), "points outside the load")
     return len(got)
@@ -314,7 +336,7 @@ class Figures:
         """The figures of a load test: what the load published, at what rate, and how many
         points the store ended with."""
         self["published"] = summary["acked"]
-        self["publish_rate"] = summary["rate"]
+        self["publish_rate"] = summary["achieved_rate"]
         self["stored"] = stored
 
     def save(self):

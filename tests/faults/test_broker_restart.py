@@ -42,7 +42,7 @@ class BrokerRestart(fl.FaultCase):
         self.assert_clean_stop(hub)
         fig = fl.Figures("broker_restart")
         fig.load(summary, stored)
-        fig["publisher_resent"] = summary["failed_resent"]
+        fig["publisher_resent"] = summary["resent"]
         fig["broker_down_s"] = round(t_up - t_down, 2)
         fig["hub_ready_after_broker_up_s"] = round(reconnect_s, 2)
         fig["hub_connects"] = int(m["cityhub_mqtt_connects_total"])

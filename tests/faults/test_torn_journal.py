@@ -37,7 +37,7 @@ def read_segments(jdir):
                 break
             body = data[pos + HDR.size:pos + HDR.size + blen]
             payload = json.loads(body[tlen + 1:-1])
-            entries.append((pos, round8(HDR.size + blen), payload["ts"] - fl.T0_MS))
+            entries.append((pos, round8(HDR.size + blen), fl.message_seq(payload)))
             pos += round8(HDR.size + blen)
         out.append((path, base, entries))
     return out
