@@ -162,13 +162,17 @@ static void sink_handle(struct hub_consumer *c, const struct hub_jentry *e)
 	}
 }
 
+/* A full batch is due at once. By age, a batch is due flush_ms after its first line once the
+ * journal has nothing more to read (at_end), so that what arrived while the sink slept still
+ * goes into it; while there is more to read, NAP_MAX_MS later (a reader that never catches up
+ * still writes in time, and a backlog is written in full batches). */
 static int sink_due(struct hub_consumer *c, int at_end)
 {
 	const struct hub_cfg_sink *s = c->sink;
 	if (c->batch.nlines >= (size_t)s->batch_max_lines || c->batch.buf.len >= (size_t)s->batch_max_bytes)
 		return 1;
 	if (c->batch.nlines > 0)
-		return hub_now_mono_ms() - c->batch_started_ms >= s->flush_ms;
+		return hub_now_mono_ms() - c->batch_started_ms >= s->flush_ms + (at_end ? 0 : NAP_MAX_MS);
 	/* Nothing to send: still move the cursor past rejected messages, but not on every one. */
 	return at_end && c->done != c->committed;
 }
