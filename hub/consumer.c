@@ -20,6 +20,7 @@
 #define MONITOR_COMMIT_MS 1000
 #define MONITOR_NAP_MS 50
 #define NAP_MAX_MS 50
+#define DEADLETTER_WAIT_MS 2000
 
 struct metric_cache {
 	char key[128];
@@ -83,6 +84,13 @@ static void set_health(struct hub_consumer *c, int healthy, const char *why)
 	atomic_store(&c->healthy, healthy);
 	if (c->m_healthy)
 		hub_metric_set(c->m_healthy, healthy);
+}
+
+static void nap(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 static int commit(struct hub_consumer *c)
@@ -252,6 +260,23 @@ static char *dead_letter(const struct hub_jentry *e, const char *adapter, const 
 	return s;
 }
 
+/* Hands a dead letter to the MQTT client. While connected and its queue is full (a burst of
+ * rejects), waits for room, up to DEADLETTER_WAIT_MS: the burst slows the monitor, it does not
+ * lose dead letters. Disconnected, stopping or draining: one try (the client buffers a bound). */
+static int publish_deadletter(struct hub_consumer *c, const char *topic, const char *body)
+{
+	int waited = 0, step = 1;
+	for (;;) {
+		int rc = hub_ingest_publish(c->env.ingest, topic, body, strlen(body));
+		if (rc == HUB_OK || c->stop || atomic_load(&c->draining) ||
+		    !hub_ingest_ready(c->env.ingest) || waited >= DEADLETTER_WAIT_MS)
+			return rc;
+		nap(step);
+		waited += step;
+		step = step < 32 ? step * 2 : step;
+	}
+}
+
 static void monitor_reject(struct hub_consumer *c, const struct hub_jentry *e, const char *adapter,
 			   const struct hub_reject *rej)
 {
@@ -267,7 +292,7 @@ static void monitor_reject(struct hub_consumer *c, const struct hub_jentry *e, c
 	snprintf(topic, sizeof(topic), "%s/deadletter/%s", c->env.cfg->mqtt.deadletter_prefix,
 		 rej->reason);
 	char *body = dead_letter(e, adapter, rej);
-	int rc = body ? hub_ingest_publish(c->env.ingest, topic, body, strlen(body)) : HUB_ENOMEM;
+	int rc = body ? publish_deadletter(c, topic, body) : HUB_ENOMEM;
 	free(body);
 	hub_metric_add(cached(c, rc == HUB_OK ? "cityhub_deadletter_published_total"
 					      : "cityhub_deadletter_failed_total",
@@ -322,13 +347,6 @@ static int nap_ms(struct hub_consumer *c)
 		return 0;
 	long long left = c->batch_started_ms + c->sink->flush_ms - hub_now_mono_ms();
 	return left <= 0 ? 1 : left > NAP_MAX_MS ? NAP_MAX_MS : (int)left;
-}
-
-static void nap(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /* Caught up with the journal: flush what is due, then sleep or wait for more. */
