@@ -23,8 +23,6 @@ struct hub_ingest {
 	_Atomic int ready;
 	_Atomic int stopping;
 	_Atomic int need_connect; /* the last connect attempt failed: hub_ingest_tick retries */
-	_Atomic int busy;         /* the message callback is running ... */
-	_Atomic unsigned calls;   /* ... for the calls-th time */
 	_Atomic int parked;       /* it holds a message it cannot journal (see park) */
 	_Atomic int disconnected; /* the disconnect thread of hub_ingest_stop finished */
 	_Atomic int abandoned;    /* stop left the client alone: a callback never returns */
@@ -55,8 +53,6 @@ static void park(struct hub_ingest *in)
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
 	struct hub_ingest *in = ctx;
-	atomic_fetch_add(&in->calls, 1);
-	atomic_store(&in->busy, 1);
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	size_t len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
 	size_t cap = (size_t)in->cfg->limits.max_payload_bytes + 1;
@@ -83,7 +79,6 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	}
 	MQTTAsync_freeMessage(&m);
 	MQTTAsync_free(topic);
-	atomic_store(&in->busy, 0);
 	return 1;
 }
 
@@ -317,26 +312,24 @@ static void *disconnect_main(void *arg)
 	return NULL;
 }
 
-/* Waits up to ms for the disconnect thread; with stuck set, gives up early when the message
- * callback has been running the same call for 200 ms (it waits for journal space that will not
- * come before shutdown, holding the lock every Paho call needs). 1 when the thread is done. */
+/* Waits up to ms for the disconnect thread; with stuck set, gives up early when an append (the
+ * message callback's: it is the journal's only writer) has waited for journal space for 200 ms:
+ * the space will not come before shutdown, and the callback holds the lock every Paho call
+ * needs. 1 when the thread is done. */
 static int wait_disconnected(struct hub_ingest *in, int ms, int *stuck)
 {
-	unsigned last = atomic_load(&in->calls);
 	int same = 0;
 	for (int waited = 0; waited < ms; waited += 10) {
 		if (atomic_load(&in->disconnected))
 			return 1;
 		if (atomic_load(&in->parked))
 			return 0;
-		if (stuck && atomic_load(&in->busy) && atomic_load(&in->calls) == last) {
-			if ((same += 10) >= 200) {
-				*stuck = 1;
-				return 0;
-			}
-		} else {
-			same = 0;
-			last = atomic_load(&in->calls);
+		struct hub_journal_stats st;
+		hub_journal_get_stats(in->journal, &st);
+		same = stuck && st.waiting ? same + 10 : 0;
+		if (same >= 200) {
+			*stuck = 1;
+			return 0;
 		}
 		sleep_ms(10);
 	}

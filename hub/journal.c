@@ -737,6 +737,7 @@ void hub_journal_get_stats(struct hub_journal *j, struct hub_journal_stats *st)
 	st->dropped = j->dropped;
 	st->corrupt = j->corrupt;
 	st->full_waits = j->full_waits;
+	st->waiting = (uint64_t)j->space_waiters;
 	pthread_mutex_unlock(&j->lock);
 }
 

@@ -45,6 +45,7 @@ struct hub_journal_stats {
 	uint64_t dropped;      /* entries deleted unread by drop_oldest since open */
 	uint64_t corrupt;      /* damaged entries found on open */
 	uint64_t full_waits;   /* appends that had to wait for space (policy block) */
+	uint64_t waiting;      /* appends waiting for space right now */
 };
 
 /* Opens or creates the journal in o->dir, recovering after a crash: every segment is scanned,
