@@ -84,9 +84,14 @@ void hub_buf_printf(struct hub_buf *b, const char *fmt, ...)
 
 void hub_buf_clear(struct hub_buf *b)
 {
-	b->len = 0;
+	hub_buf_truncate(b, 0);
+}
+
+void hub_buf_truncate(struct hub_buf *b, size_t len)
+{
+	b->len = len;
 	if (b->data)
-		b->data[0] = '\0';
+		b->data[len] = '\0';
 }
 
 void hub_buf_fini(struct hub_buf *b)

@@ -20,6 +20,8 @@ void hub_buf_puts(struct hub_buf *b, const char *s);
 void hub_buf_printf(struct hub_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Empties the buffer, keeping its memory. */
 void hub_buf_clear(struct hub_buf *b);
+/* Cuts the buffer back to its first len bytes (len <= b->len), keeping its memory. */
+void hub_buf_truncate(struct hub_buf *b, size_t len);
 /* Frees the memory; the buffer is then empty and reusable. */
 void hub_buf_fini(struct hub_buf *b);
 

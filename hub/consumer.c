@@ -156,18 +156,9 @@ static void sink_handle(struct hub_consumer *c, const struct hub_jentry *e)
 		return;
 	if (c->batch.nlines == 0)
 		c->batch_started_ms = hub_now_mono_ms();
-	size_t len = c->batch.buf.len, nlines = c->batch.nlines;
-	for (size_t i = 0; i < c->rs.n; i++) {
-		if (hub_lpbatch_add(&c->batch, &c->rs.recs[i]) != HUB_OK) {
-			/* Whole or nothing, as the monitor's verdict (see encodable). */
-			c->batch.buf.len = len;
-			if (c->batch.buf.data)
-				c->batch.buf.data[len] = '\0';
-			c->batch.nlines = nlines;
-			hub_metric_add(c->m_encode_err, 1);
-			return;
-		}
-	}
+	/* Whole or nothing, as the monitor's verdict (see encodable). */
+	if (hub_lpbatch_add_all(&c->batch, c->rs.recs, c->rs.n) != HUB_OK)
+		hub_metric_add(c->m_encode_err, 1);
 }
 
 /* A full batch is due at once. By age, a batch is due flush_ms after its first line once the

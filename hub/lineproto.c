@@ -349,6 +349,19 @@ int hub_lpbatch_add(struct hub_lpbatch *b, const struct hub_record *rec)
 	return rc;
 }
 
+int hub_lpbatch_add_all(struct hub_lpbatch *b, const struct hub_record *recs, size_t n)
+{
+	size_t len = b->buf.len, nlines = b->nlines;
+	for (size_t i = 0; i < n; i++) {
+		if (hub_lpbatch_add(b, &recs[i]) != HUB_OK) {
+			hub_buf_truncate(&b->buf, len);
+			b->nlines = nlines;
+			return HUB_EINVAL;
+		}
+	}
+	return HUB_OK;
+}
+
 void hub_lpbatch_add_raw(struct hub_lpbatch *b, const char *line, size_t len)
 {
 	if (len == 0)

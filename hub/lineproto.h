@@ -24,6 +24,10 @@ int hub_lp_encode(struct hub_buf *out, const struct hub_record *rec);
 /* Encodes rec into the batch as one more line. Same errors as hub_lp_encode. */
 int hub_lpbatch_add(struct hub_lpbatch *b, const struct hub_record *rec);
 
+/* Encodes n records into the batch, all or none: on an error the batch is left as it was.
+ * Same errors as hub_lp_encode. */
+int hub_lpbatch_add_all(struct hub_lpbatch *b, const struct hub_record *recs, size_t n);
+
 /* Appends an already encoded line (len bytes, ending in '\n') to the batch. */
 void hub_lpbatch_add_raw(struct hub_lpbatch *b, const char *line, size_t len);
 

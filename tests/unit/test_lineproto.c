@@ -438,6 +438,28 @@ static void test_batch(void **state)
 	hub_lpbatch_fini(&b); /* twice is harmless */
 }
 
+/* A message's records go into a batch all or none: a refused record leaves the batch as it was. */
+static void test_batch_add_all(void **state)
+{
+	(void)state;
+	struct hub_lpbatch b = { 0 };
+	struct hub_record recs[3];
+	for (int i = 0; i < 3; i++)
+		fill(&recs[i], &cases[0]);
+	assert_int_equal(hub_lpbatch_add_all(&b, recs, 1), HUB_OK);
+	size_t n0 = b.buf.len;
+	recs[2].kind = "#bad";
+	assert_int_equal(hub_lpbatch_add_all(&b, recs, 3), HUB_EINVAL);
+	assert_int_equal(b.nlines, 1);
+	assert_int_equal(b.buf.len, n0);
+	assert_int_equal(b.buf.data[n0], '\0');
+	assert_int_equal(hub_lpbatch_add_all(&b, recs, 2), HUB_OK);
+	assert_int_equal(b.nlines, 3);
+	assert_int_equal(b.ends[2], 3 * n0);
+	assert_memory_equal(b.buf.data + n0, b.buf.data, n0);
+	hub_lpbatch_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_key_length_limit),
 		cmocka_unit_test(test_double_roundtrip),
 		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_add_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
