@@ -40,8 +40,7 @@ struct hub_consumer {
 	struct hub_journal_reader *reader;
 	struct hub_recset rs;
 	struct hub_buf scratch; /* monitor: each record encoded once, to see it can be */
-	uint64_t committed; /* durable cursor */
-	_Atomic uint64_t committed_pub; /* a copy of committed for hub_consumer_tick */
+	_Atomic uint64_t committed; /* durable cursor (read by hub_consumer_tick) */
 	uint64_t done;      /* every entry before this is handled (in a batch or finished) */
 	long long last_commit_ms;
 	/* sink consumers */
@@ -103,7 +102,6 @@ static int commit(struct hub_consumer *c)
 		return rc;
 	}
 	c->committed = c->done;
-	atomic_store(&c->committed_pub, c->committed);
 	c->last_commit_ms = hub_now_mono_ms();
 	return HUB_OK;
 }
@@ -112,7 +110,7 @@ static void update_lag(struct hub_consumer *c)
 {
 	struct hub_journal_stats st;
 	hub_journal_get_stats(c->env.journal, &st);
-	hub_metric_set(c->m_lag, (double)(st.end_offset - atomic_load(&c->committed_pub)));
+	hub_metric_set(c->m_lag, (double)(st.end_offset - atomic_load(&c->committed)));
 }
 
 /* ---- sink consumers ---- */
@@ -394,21 +392,21 @@ static struct hub_consumer *new_consumer(const struct hub_consumer_env *env, con
 
 static int start(struct hub_consumer *c, char *err, size_t errlen)
 {
-	if (hub_journal_cursor_open(c->env.journal, c->name, &c->committed) != HUB_OK) {
+	uint64_t at;
+	if (hub_journal_cursor_open(c->env.journal, c->name, &at) != HUB_OK) {
 		snprintf(err, errlen, "cannot open journal cursor %s", c->name);
 		return HUB_EIO;
 	}
-	c->done = c->committed;
-	atomic_store(&c->committed_pub, c->committed);
+	c->committed = c->done = at;
 	c->last_commit_ms = hub_now_mono_ms();
-	c->reader = hub_journal_reader_new(c->env.journal, c->committed);
+	c->reader = hub_journal_reader_new(c->env.journal, at);
 	if (pthread_create(&c->thread, NULL, run, c) != 0) {
 		snprintf(err, errlen, "cannot start thread for %s", c->name);
 		return HUB_EIO;
 	}
 	c->started = 1;
 	hub_info("msg=\"consumer started\" consumer=%s offset=%llu", c->name,
-		 (unsigned long long)c->committed);
+		 (unsigned long long)at);
 	return HUB_OK;
 }
 
