@@ -3,7 +3,9 @@
 #include "buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
+#include "cityhub/timefmt.h"
 #include "simtime.h"
+#include "simtypes.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,18 +17,14 @@
 #define SEC 1000000000LL
 #define MS 1000000LL
 #define NAME_MAX_LEN 64
-#define MAX_TIME_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 
 static const char *const wards[] = {"phuong-1", "phuong-2", "phuong-4",  "phuong-5",
                                     "phuong-6", "phuong-9", "phuong-10", "tan-long"};
 
 #define NWARDS (sizeof(wards) / sizeof(wards[0]))
 
-/* A kind of load reading: its name and the fields of message seq. */
-struct load_kind {
-	const char *name;
-	int (*fields)(uint64_t seq, char *buf, size_t len);
-};
+/* The fields of message seq of a kind of load reading. */
+typedef int (*load_fields_fn)(uint64_t seq, char *buf, size_t len);
 
 static int noise_fields(uint64_t seq, char *buf, size_t len)
 {
@@ -41,20 +39,19 @@ static int air_quality_fields(uint64_t seq, char *buf, size_t len)
 	return snprintf(buf, len, "\"pm25\":%u.25", (unsigned)(seq % 1000));
 }
 
-static const struct load_kind kinds[] = {
-    [SIM_LOAD_NOISE] = {"noise", noise_fields},
-    [SIM_LOAD_AIR_QUALITY] = {"air_quality", air_quality_fields},
+/* The kinds load mode can send; the others have no entry. */
+static const load_fields_fn kind_fields[SIM_KIND_COUNT] = {
+    [SIM_KIND_NOISE] = noise_fields,
+    [SIM_KIND_AIR] = air_quality_fields,
 };
 
-int sim_load_kind_parse(const char *name, enum sim_load_kind *out)
+int sim_load_kind_parse(const char *name, enum sim_kind *out)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (strcmp(name, kinds[i].name) == 0) {
-			*out = (enum sim_load_kind)i;
-			return HUB_OK;
-		}
-	}
-	return HUB_ENOENT;
+	enum sim_kind k;
+	if (sim_kind_parse(name, &k) || !kind_fields[k])
+		return HUB_ENOENT;
+	*out = k;
+	return HUB_OK;
 }
 
 int sim_load_check_name(const char *s)
@@ -73,10 +70,9 @@ int sim_load_parse_time(const char *s, int64_t *ns)
 		char *end;
 		errno = 0;
 		long long ms = strtoll(s, &end, 10);
-		if (errno || *end || ms > MAX_TIME_MS)
+		if (errno || *end)
 			return HUB_ERANGE;
-		*ns = (int64_t)ms * MS;
-		return HUB_OK;
+		return hub_time_from_int(ms, MS, ns);
 	}
 	return sim_time_parse(s, 0, ns);
 }
@@ -85,24 +81,24 @@ void sim_load_format(const struct sim_load_opts *o, uint64_t seq, int64_t t_ns, 
                      size_t tlen, char *payload, size_t plen, size_t *len)
 {
 	char when[48], id[NAME_MAX_LEN + 24], fields[96];
-	const struct load_kind *k = &kinds[o->kind];
+	const char *kind = sim_kind_name(o->kind);
 	unsigned n = (unsigned)(seq % (uint64_t)o->sensors);
 	snprintf(id, sizeof(id), "%s-%05u", o->prefix ? o->prefix : "load", n);
 	/* a sequence time is whole milliseconds; a send time keeps microseconds for latency */
 	sim_time_format(t_ns, o->have_seq_time ? 3 : 6, when, sizeof(when));
-	k->fields(seq, fields, sizeof(fields));
-	snprintf(topic, tlen, "city/%s/%s/%s", k->name,
-	         o->district ? o->district : wards[n % NWARDS], id);
+	kind_fields[o->kind](seq, fields, sizeof(fields));
+	snprintf(topic, tlen, "city/%s/%s/%s", kind, o->district ? o->district : wards[n % NWARDS],
+	         id);
 	int r = snprintf(payload, plen,
 	                 "{\"sensor_id\":\"%s\",\"kind\":\"%s\",\"time\":\"%s\",\"fields\":{%s}}",
-	                 id, k->name, when, fields);
+	                 id, kind, when, fields);
 	*len = r < 0 ? 0 : (size_t)r < plen ? (size_t)r : plen - 1;
 }
 
 void sim_load_message(uint64_t seq, int sensors, int64_t now_ns, char *topic, size_t tlen,
                       char *payload, size_t plen, size_t *len)
 {
-	struct sim_load_opts o = {.sensors = sensors, .kind = SIM_LOAD_NOISE};
+	struct sim_load_opts o = {.sensors = sensors, .kind = SIM_KIND_NOISE};
 	sim_load_format(&o, seq, now_ns, topic, tlen, payload, plen, len);
 }
 

@@ -6,17 +6,12 @@
 #define SIM_LOAD_H
 
 #include "publish.h"
+#include "simtypes.h"
 
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* What the readings measure. */
-enum sim_load_kind {
-	SIM_LOAD_NOISE,       /* laeq_db, lamax_db (the default) */
-	SIM_LOAD_AIR_QUALITY, /* pm25 = i mod 1000 + 0.25 */
-};
 
 struct sim_load_opts {
 	double rate;    /* messages per second */
@@ -25,7 +20,8 @@ struct sim_load_opts {
 	int sensors;    /* distinct sensor ids <prefix>-00000 .., message i from i mod sensors */
 	const char *prefix;   /* sensor id prefix; NULL = "load" */
 	const char *district; /* every topic's district level; NULL = 8 wards in turn */
-	enum sim_load_kind kind;
+	/* SIM_KIND_NOISE (laeq_db, lamax_db) or SIM_KIND_AIR (pm25 = i mod 1000 + 0.25) */
+	enum sim_kind kind;
 	int have_seq_time; /* message i's time = seq_time_ns + i ms instead of the send time */
 	int64_t seq_time_ns;
 	int ack_timeout_ms; /* wait this long for acknowledgements at the end, and at most this
@@ -51,8 +47,9 @@ void sim_load_format(const struct sim_load_opts *o, uint64_t seq, int64_t t_ns, 
 void sim_load_message(uint64_t seq, int sensors, int64_t now_ns, char *topic, size_t tlen,
                       char *payload, size_t plen, size_t *len);
 
-/* Looks up a --load-kind name (noise, air_quality). HUB_ENOENT when unknown. */
-int sim_load_kind_parse(const char *name, enum sim_load_kind *out);
+/* Looks up a --load-kind name (noise, air_quality). HUB_ENOENT when unknown or not one load
+ * mode sends. */
+int sim_load_kind_parse(const char *name, enum sim_kind *out);
 
 /* Checks a sensor id prefix or district: 1 to 64 of [A-Za-z0-9._-], so that it is one
  * topic level and needs no escaping in JSON or line protocol. HUB_EINVAL otherwise. */

@@ -212,6 +212,7 @@ static int load_opts(const struct sim_cli *c, struct sim_load_opts *lo, char *er
 	lo->sensors = c->sensors;
 	lo->prefix = c->prefix;
 	lo->district = c->district;
+	lo->kind = SIM_KIND_NOISE;
 	lo->have_seq_time = c->seq_time != NULL;
 	lo->ack_timeout_ms = (c->ack_timeout ? c->ack_timeout : 60) * 1000;
 	lo->connections = c->connections;

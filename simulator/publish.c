@@ -369,15 +369,17 @@ static struct conn *pick_conn(struct sim_pub *p, int *alive)
 	return NULL;
 }
 
-/* Reserves a window slot, waiting up to timeout_ms (for room, or for a connection that is
- * coming back). HUB_ENOENT when no connection is left. */
-static int reserve(struct sim_pub *p, int timeout_ms, struct conn **out)
+/* Reserves a window slot for m, waiting up to timeout_ms (for room, or for a connection that
+ * is coming back), and puts m on p->pending with m->c set. HUB_ENOENT when no connection is
+ * left. */
+static int reserve(struct sim_pub *p, struct msg *m, int timeout_ms)
 {
 	struct timespec dl;
+	struct conn *c;
 	int alive, rc = HUB_OK;
 	deadline_in(&dl, timeout_ms);
 	pthread_mutex_lock(&p->lock);
-	while (!(*out = pick_conn(p, &alive))) {
+	while (!(c = pick_conn(p, &alive))) {
 		if (!alive) {
 			rc = HUB_ENOENT;
 			break;
@@ -387,22 +389,27 @@ static int reserve(struct sim_pub *p, int timeout_ms, struct conn **out)
 			break;
 		}
 	}
-	if (*out)
-		(*out)->inflight++;
+	if (c) {
+		c->inflight++;
+		m->c = c;
+		/* before the send: its callback may come at once */
+		mlist_insert(&p->pending, m, NULL);
+	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
 
-/* Hands m to Paho on c, retrying while its own queue or window is full. */
-static int paho_send(struct conn *c, struct msg *m, int qos, int timeout_ms)
+/* Hands m to Paho on m->c, retrying while its own queue or window is full. */
+static int paho_send(struct msg *m, int qos, int timeout_ms)
 {
+	MQTTAsync client = m->c->client;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	ro.onSuccess = on_sent;
 	ro.onFailure = on_send_failed;
 	ro.context = m;
 	long long give_up = hub_now_mono_ms() + timeout_ms;
 	for (;;) {
-		int rc = MQTTAsync_send(c->client, m->data, (int)m->len, m->payload, qos, 0, &ro);
+		int rc = MQTTAsync_send(client, m->data, (int)m->len, m->payload, qos, 0, &ro);
 		if (rc != MQTTASYNC_MAX_BUFFERED_MESSAGES && rc != MQTTASYNC_MAX_MESSAGES_INFLIGHT)
 			return rc;
 		if (hub_now_mono_ms() >= give_up)
@@ -416,19 +423,14 @@ static int paho_send(struct conn *c, struct msg *m, int qos, int timeout_ms)
  * connection left), HUB_EIO (Paho refused it). */
 static int submit(struct sim_pub *p, struct msg *m, int timeout_ms)
 {
-	struct conn *c;
-	int rc = reserve(p, timeout_ms, &c);
+	int rc = reserve(p, m, timeout_ms);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&p->lock);
-	m->c = c;
-	mlist_insert(&p->pending, m, NULL); /* before the send: its callback may come at once */
-	pthread_mutex_unlock(&p->lock);
-	if (paho_send(c, m, p->o.qos, timeout_ms) == MQTTASYNC_SUCCESS)
+	if (paho_send(m, p->o.qos, timeout_ms) == MQTTASYNC_SUCCESS)
 		return HUB_OK;
 	pthread_mutex_lock(&p->lock);
 	mlist_remove(&p->pending, m);
-	c->inflight--;
+	m->c->inflight--;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return HUB_EIO;
