@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.request
 
 ROOT = os.environ.get("CITYHUB_SOURCE_ROOT") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -43,7 +42,7 @@ BROKER_CONF = "max_queued_messages 0\n"
 
 __all__ = ["services", "Hub", "HUB_BIN", "SIM", "T0_MS", "RATE", "Load", "new_hub",
            "stored_seqs", "assert_exact", "sensor_id", "message_seq", "proc_mem", "StubSink",
-           "Figures", "workdir", "BROKER_CONF", "FaultCase", "read_log"]
+           "Figures", "workdir", "BROKER_CONF", "FaultCase", "open_services", "read_log"]
 
 
 _children = []  # hubs, load generators and stubs: killed at exit if a test left them running
@@ -208,6 +207,22 @@ def assert_exact(tc, influx, expected, prefix="lg", sensors=50, db="city"):
     return len(got)
 
 
+def open_services(add_cleanup, name, influx=True, **broker_options):
+    """A work folder, a broker (BROKER_CONF) and, with influx, an InfluxDB holding an empty
+    database "city"; add_cleanup (a test's addCleanup or addClassCleanup) removes them.
+    Returns (folder, broker, influxd or None)."""
+    tmp = workdir(name)
+    add_cleanup(shutil.rmtree, tmp, ignore_errors=True)
+    broker = services.Mosquitto(extra_conf=BROKER_CONF, **broker_options).start()
+    add_cleanup(broker.close)
+    store = None
+    if influx:
+        store = services.Influxd().start()
+        add_cleanup(store.close)
+        store.create_db("city")
+    return tmp, broker, store
+
+
 class FaultCase(unittest.TestCase):
     """A test with its own work folder, a broker (BROKER_CONF) and an InfluxDB holding an empty
     database "city", all started before each test and removed after it. Cleanups run in reverse
@@ -217,13 +232,8 @@ class FaultCase(unittest.TestCase):
     broker_options = {}    # further Mosquitto() arguments
 
     def setUp(self):
-        self.tmp = workdir(self.workdir_name)
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
-        self.broker = services.Mosquitto(extra_conf=BROKER_CONF, **self.broker_options).start()
-        self.addCleanup(self.broker.close)
-        self.influx = services.Influxd().start()
-        self.addCleanup(self.influx.close)
-        self.influx.create_db("city")
+        self.tmp, self.broker, self.influx = open_services(self.addCleanup, self.workdir_name,
+                                                           **self.broker_options)
 
     def start_hub(self, hub=None, **kw):
         """Starts hub (by default a new_hub() writing to this test's store) with start(**kw);
@@ -272,15 +282,6 @@ def proc_mem(pid):
     return out
 
 
-def _http(method, url, body=None, timeout=10):
-    req = urllib.request.Request(url, data=body, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
 class StubSink:
     """tests/tools/stub_sink.py on a free port (see tests/tools/README.md)."""
 
@@ -292,15 +293,15 @@ class StubSink:
         track(self)
 
     def control(self, rule):
-        status, body = _http("POST", self.url + "/_control", json.dumps(rule).encode())
+        status, body = services._http("POST", self.url + "/_control", json.dumps(rule).encode())
         if status != 204:
             raise RuntimeError("stub control: %d %s" % (status, body))
 
     def lines(self):
-        return json.loads(_http("GET", self.url + "/_lines")[1])
+        return json.loads(services._http("GET", self.url + "/_lines")[1])
 
     def requests(self):
-        return json.loads(_http("GET", self.url + "/_requests")[1])
+        return json.loads(services._http("GET", self.url + "/_requests")[1])
 
     def close(self):
         if self.proc.poll() is None:

@@ -24,7 +24,6 @@ import glob
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import unittest
@@ -198,15 +197,9 @@ def native_points(topic, payload, recv_fallback=None):
 class Hostile(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = fl.workdir("hostile")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.tmp, cls.broker, cls.influx = fl.open_services(cls.addClassCleanup, "hostile")
         cls.fig = fl.Figures("hostile")
         cls.addClassCleanup(cls.fig.save)
-        cls.broker = fl.services.Mosquitto(extra_conf=fl.BROKER_CONF).start()
-        cls.addClassCleanup(cls.broker.close)
-        cls.influx = fl.services.Influxd().start()
-        cls.addClassCleanup(cls.influx.close)
-        cls.influx.create_db("city")
         cls.hub = fl.new_hub(cls.tmp, cls.broker, cls.influx,
                              config={"limits": {"max_payload_bytes": MAX_PAYLOAD,
                                                 "max_series": MAX_SERIES}})
@@ -233,7 +226,7 @@ class Hostile(unittest.TestCase):
 
     def check_schemas(self):
         """Everything in the store is something a schema allows; returns the series keys."""
-        q = lambda s: fl.services.Influxd.query(self.influx, s, db="city")  # noqa: E731
+        q = lambda s: self.influx.query(s, db="city")  # noqa: E731
         meas = [v[0] for r in q("SHOW MEASUREMENTS")["results"] for s in r.get("series", [])
                 for v in s["values"]]
         self.assertLessEqual(set(meas), set(self.schemas))
@@ -259,8 +252,8 @@ class Hostile(unittest.TestCase):
     def check_stored(self, c):
         exp = c["expect"]["stored"]
         t_ms = json.loads(c["payload_b"][:c["payload_b"].rindex(b"}") + 1])["ts"]
-        rows = fl.services.Influxd.query(
-            self.influx, 'SELECT * FROM "%s" WHERE time = %dms' % (exp["measurement"], t_ms),
+        rows = self.influx.query(
+            'SELECT * FROM "%s" WHERE time = %dms' % (exp["measurement"], t_ms),
             db="city", epoch="ms")["results"][0].get("series", [])
         self.assertEqual(len(rows), 1, c["name"])
         self.assertEqual(len(rows[0]["values"]), 1, c["name"])
@@ -340,8 +333,8 @@ class Hostile(unittest.TestCase):
         t_lo = 1795773600000
         total = 0
         for meas in self.schemas:
-            rows = fl.services.Influxd.query(
-                self.influx, 'SELECT * FROM "%s" WHERE time >= %dms' % (meas, t_lo),
+            rows = self.influx.query(
+                'SELECT * FROM "%s" WHERE time >= %dms' % (meas, t_lo),
                 db="city")["results"][0].get("series", [])
             total += sum(len(s["values"]) for s in rows)
         self.assertEqual(total, n_stored)
@@ -368,8 +361,8 @@ class Hostile(unittest.TestCase):
         self.assertEqual(len(flood_keys), admitted)
         self.assertEqual(limited, FLOOD - admitted)
         self.assertEqual(len(keys), series_before + MAX_SERIES)
-        rows = fl.services.Influxd.query(
-            self.influx, "SELECT count(pm25) FROM air_quality WHERE district = 'flood'",
+        rows = self.influx.query(
+            "SELECT count(pm25) FROM air_quality WHERE district = 'flood'",
             db="city")["results"][0]["series"]
         self.assertEqual(rows[0]["values"][0][1], admitted)
         published = m.get("cityhub_deadletter_published_total", 0)
@@ -463,8 +456,8 @@ class Hostile(unittest.TestCase):
         for (key, ns), fields in expect.items():
             kind, sensor, tags = key
             qs = "'" + sensor.replace("\\", "\\\\").replace("'", "\\'") + "'"
-            res = fl.services.Influxd.query(
-                self.influx, 'SELECT * FROM "%s" WHERE sensor_id = %s AND time = %d' %
+            res = self.influx.query(
+                'SELECT * FROM "%s" WHERE sensor_id = %s AND time = %d' %
                 (kind, qs, ns), db="city")["results"][0].get("series", [])
             rows = [dict(zip(s["columns"], v)) for s in res for v in s["values"]]
             rows = [r for r in rows if all(r.get(k) == v for k, v in tags)]

@@ -13,7 +13,6 @@ the expected set), by the stub's request log (the hub's reaction) and by the hub
 """
 import collections
 import os
-import shutil
 import threading
 import time
 import unittest
@@ -53,12 +52,9 @@ class Watcher(threading.Thread):
 class ReplyClasses(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = fl.workdir("replies")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.tmp, cls.broker, _ = fl.open_services(cls.addClassCleanup, "replies", influx=False)
         cls.fig = fl.Figures("reply_classes")
         cls.addClassCleanup(cls.fig.save)
-        cls.broker = fl.services.Mosquitto(extra_conf=fl.BROKER_CONF).start()
-        cls.addClassCleanup(cls.broker.close)
         cls.stub = fl.StubSink()
         cls.addClassCleanup(cls.stub.close)
         cls.hub = fl.new_hub(cls.tmp, cls.broker, sink=dict(SINK, url=cls.stub.url))
