@@ -38,6 +38,49 @@ struct hub_cfg_sink {
 	int line;
 };
 
+/* One alert rule (rules: in the config or in alerts.rule_files); see docs/alerts.md. */
+struct hub_cfg_rule {
+	char *name;     /* alertname: letters, digits, _ ; unique over every rule */
+	char *type;     /* threshold | bands | rate | window | stale */
+	char *kind;     /* records of this kind; NULL or "*" = any (stale only) */
+	char *field;    /* the field evaluated (not for stale) */
+	char *sensor;   /* glob (* and ?) over sensor_id; NULL = every sensor */
+	json_t *match;  /* tag key -> required value (object of strings; never NULL; owned) */
+	char *hours;    /* "H1-H2": only readings whose local hour h has H1 <= h < H2 (wrapping) */
+	double above;   /* fire at value >= above (NAN = not set) */
+	double below;   /* fire at value <= below (NAN = not set) */
+	double clear;   /* hysteresis: the value that ends the breach (NAN = the threshold) */
+	json_t *bands;  /* bands: array of {level, above, severity} ascending (owned) */
+	double clear_margin; /* bands: leave a band only below its lower edge minus this */
+	int64_t window_ms;   /* rate, window: length of the window */
+	char *stat;          /* window: mean | max | min */
+	int min_samples;     /* rate, window: fewest readings in the window to judge */
+	double factor;       /* stale: silent for factor x the usual interval */
+	int64_t interval_ms; /* stale: the usual interval; 0 = learned per sensor */
+	int64_t min_silence_ms; /* stale: never stale before this much silence */
+	int64_t for_ms;      /* breach must last this long (event time) before firing */
+	int64_t keep_firing_for_ms; /* keep firing this long after the breach ends */
+	char *severity;      /* info | warning | major | critical */
+	json_t *labels;      /* extra labels (object of strings; never NULL; owned) */
+	char *summary_vi, *summary_en; /* templates: {{sensor_id}} {{value}} {{level}} {{district}} {{kind}} */
+	char *file;          /* the file the rule was read from (owned) */
+	int line;
+};
+
+/* One notifier (notifiers: in the config); see docs/alerts.md. */
+struct hub_cfg_notifier {
+	char *name;          /* unique; names its delivery watermark file */
+	char *type;          /* alertmanager | mqtt | webhook */
+	char **urls;         /* alertmanager: every instance's base URL; webhook: urls[0] (NULL-terminated; owned) */
+	char *topic_prefix;  /* mqtt: retained <prefix>/alerts/<rule>/<sensor>, events on <prefix>/alerts/events */
+	char *secret;        /* webhook: HMAC-SHA256 key of the signature header; NULL = unsigned */
+	char *token;         /* alertmanager/webhook: bearer token; NULL = none */
+	int resend_ms;       /* alertmanager: firing alerts are re-sent this often */
+	int queue_max;       /* events waiting; beyond it new events are dropped and counted */
+	int timeout_ms, retry_base_ms, retry_cap_ms;
+	int line;
+};
+
 struct hub_config {
 	struct {
 		char *url;
@@ -78,6 +121,17 @@ struct hub_config {
 	struct {
 		char *level;
 	} log;
+	struct {
+		char *state_dir;   /* alert state and delivery watermarks; NULL = journal.dir */
+		int snapshot_ms;   /* state is saved at most this often (and on every transition batch) */
+		int aqi;           /* compute the hourly VN_AQI (kind aqi) from air_quality records */
+		int64_t max_instances; /* most alert instances (rule x sensor x level) tracked */
+		int utc_offset_h;  /* local time for rules' hours: (7 = Asia/Ho_Chi_Minh) */
+	} alerts;
+	struct hub_cfg_rule *rules;
+	size_t nrules;
+	struct hub_cfg_notifier *notifiers;
+	size_t nnotifiers;
 	struct hub_cfg_route *routes;
 	size_t nroutes;
 	struct hub_cfg_sink *sinks;
