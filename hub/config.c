@@ -3,6 +3,7 @@
  * loading, defaults, freeing and the generated reference all walk the same rows. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -280,7 +281,8 @@ static int read_file(struct ctx *c, const char *path, struct node **root)
 /* ---------------------------------------------------------------------------------------- */
 /* Key tables */
 
-enum ktype { K_STRING, K_INT, K_BOOL, K_ENUM, K_BYTES, K_DURATION, K_OPTIONS };
+enum ktype { K_STRING, K_INT, K_BOOL, K_ENUM, K_BYTES, K_DURATION, K_OPTIONS, K_DOUBLE, K_LIST,
+	     K_JSON };
 
 enum {
 	F_NULLABLE = 1, /* empty or null -> NULL */
@@ -361,6 +363,25 @@ static const char *check_name(const char *s)
 	return NULL;
 }
 
+/* Alert rule names become the alertname label and MQTT topic levels. */
+static const char *check_rule_name(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", *p))
+			return "may only contain letters, digits and _";
+	return NULL;
+}
+
+/* "H1-H2" with whole hours 0..23 and H1 != H2. */
+static const char *check_hours(const char *s)
+{
+	int a, b, n = 0;
+	if (sscanf(s, "%2d-%2d%n", &a, &b, &n) != 2 || s[n] || a < 0 || a > 23 || b < 0 || b > 23 ||
+	    a == b)
+		return "must be two different hours 0..23 as H1-H2, e.g. 21-6";
+	return NULL;
+}
+
 static const struct check chk_mqtt_url = {check_mqtt_url, "tcp://, ssl://, mqtt://, mqtts://, "
 							  "ws:// or wss:// URL"};
 static const struct check chk_http_url = {check_http_url, "http:// or https:// URL"};
@@ -368,12 +389,18 @@ static const struct check chk_topic_prefix = {check_topic_prefix, "no + or #"};
 static const struct check chk_share_group = {check_share_group, "no /, + or #"};
 static const struct check chk_filter = {check_filter, "MQTT topic filter"};
 static const struct check chk_name = {check_name, "letters, digits, _ and -"};
+static const struct check chk_rule_name = {check_rule_name, "letters, digits and _"};
+static const struct check chk_hours = {check_hours, "H1-H2, local hours 0..23"};
 
 static const char *const mqtt_versions[] = {"3", "5", NULL};
 static const char *const fsync_names[] = {"none", "interval", "always", NULL};
 static const char *const full_names[] = {"block", "drop_oldest", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const sink_types[] = {"influxdb", NULL};
+static const char *const rule_types[] = {"threshold", "bands", "rate", "window", "stale", NULL};
+static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
+static const char *const stats[] = {"mean", "max", "min", NULL};
+static const char *const notifier_types[] = {"alertmanager", "mqtt", "webhook", NULL};
 
 #define KIB INT64_C(1024)
 #define MIB (KIB * 1024)
@@ -387,6 +414,9 @@ static const char *const sink_types[] = {"influxdb", NULL};
 #define CFG(member) AT(struct hub_config, member)
 #define ROUTE(member) AT(struct hub_cfg_route, member)
 #define SINK(member) AT(struct hub_cfg_sink, member)
+#define RULE(member) AT(struct hub_cfg_rule, member)
+#define NOTIFIER(member) AT(struct hub_cfg_notifier, member)
+#define DAY (HOUR * 24)
 
 static const struct key main_keys[] = {
 	{"mqtt.url", K_STRING, CFG(mqtt.url), "tcp://127.0.0.1:1883", 1, 0, NULL, &chk_mqtt_url, 0,
@@ -458,6 +488,21 @@ static const struct key main_keys[] = {
 
 	{"log.level", K_STRING, CFG(log.level), "info", 1, 0, level_names, NULL, 0,
 	 "Lowest level written to the log."},
+
+	{"alerts.rule_files", K_LIST, CFG(alerts.rule_files), NULL, 0, 0, NULL, NULL, 0,
+	 "Rule files (each a mapping with `rules:`), relative to this file's directory."},
+	{"alerts.state_dir", K_STRING, CFG(alerts.state_dir), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "Directory of the alert state snapshot and delivery marks; empty = journal.dir."},
+	{"alerts.snapshot_ms", K_DURATION, CFG(alerts.snapshot_ms), "2s", 100, 10 * MIN, NULL, NULL,
+	 0, "Alert state is saved at least this often while it changes (and before any "
+	    "transition is notified)."},
+	{"alerts.aqi", K_BOOL, CFG(alerts.aqi), "true", 0, 0, NULL, NULL, 0,
+	 "Compute the hourly VN_AQI of every air_quality station and write it as kind `aqi`."},
+	{"alerts.max_instances", K_INT, CFG(alerts.max_instances), "200000", 1, INT64_C(10000000),
+	 NULL, NULL, 0, "Most alert instances (rule x sensor) tracked; further ones are counted "
+		      "and not evaluated."},
+	{"alerts.utc_offset_h", K_INT, CFG(alerts.utc_offset_h), "7", -12, 14, NULL, NULL, 0,
+	 "Local time of rules' `hours:` (7 = Asia/Ho_Chi_Minh)."},
 };
 
 static const struct key route_keys[] = {
@@ -511,13 +556,94 @@ static const struct key sink_keys[] = {
 	 "Longest retry delay; at least retry_base_ms."},
 };
 
+static const struct key rule_keys[] = {
+	{"name", K_STRING, RULE(name), NULL, 1, 0, NULL, &chk_rule_name, F_REQUIRED,
+	 "Alert name (the `alertname` label); unique over every rule."},
+	{"type", K_STRING, RULE(type), NULL, 1, 0, rule_types, NULL, F_REQUIRED, "Kind of rule."},
+	{"kind", K_STRING, RULE(kind), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "Records of this kind; `*` or empty = any (stale rules only)."},
+	{"field", K_STRING, RULE(field), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "The field evaluated (every type but stale)."},
+	{"sensor", K_STRING, RULE(sensor), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "Glob (`*`, `?`) over sensor_id; empty = every sensor."},
+	{"match", K_OPTIONS, RULE(match), NULL, 0, 0, NULL, NULL, 0,
+	 "Tags the record must carry, as `tag: value`."},
+	{"hours", K_STRING, RULE(hours), NULL, 0, 0, NULL, &chk_hours, F_NULLABLE,
+	 "Only readings whose local hour h has H1 <= h < H2 (wrapping past midnight)."},
+	{"above", K_DOUBLE, RULE(above), NULL, 0, 0, NULL, NULL, 0,
+	 "Breach at value >= above (threshold, rate, window)."},
+	{"below", K_DOUBLE, RULE(below), NULL, 0, 0, NULL, NULL, 0,
+	 "Breach at value <= below (threshold, rate, window)."},
+	{"clear", K_DOUBLE, RULE(clear), NULL, 0, 0, NULL, NULL, 0,
+	 "Hysteresis: the breach ends only past this value; default the threshold itself."},
+	{"bands", K_JSON, RULE(bands), NULL, 0, 0, NULL, NULL, 0,
+	 "bands: ascending `{level, above, severity}` items."},
+	{"clear_margin", K_DOUBLE, RULE(clear_margin), "0", 0, 0, NULL, NULL, 0,
+	 "bands: a band is left downward only below its edge minus this."},
+	{"window", K_DURATION, RULE(window_ms), "0", 0, 31 * DAY, NULL, NULL, 0,
+	 "rate, window: length of the sliding window."},
+	{"stat", K_STRING, RULE(stat), "mean", 1, 0, stats, NULL, 0, "window: the aggregate."},
+	{"min_samples", K_INT, RULE(min_samples), "2", 1, 100000, NULL, NULL, 0,
+	 "rate, window: fewest readings in the window to judge it."},
+	{"factor", K_DOUBLE, RULE(factor), "3", 0, 0, NULL, NULL, 0,
+	 "stale: silent for factor x the usual interval."},
+	{"interval", K_DURATION, RULE(interval_ms), "0", 0, 31 * DAY, NULL, NULL, 0,
+	 "stale: the usual interval; 0 = learned per sensor from its receive gaps."},
+	{"min_silence", K_DURATION, RULE(min_silence_ms), "1m", 0, 31 * DAY, NULL, NULL, 0,
+	 "stale: never stale before this much silence."},
+	{"for", K_DURATION, RULE(for_ms), "0", 0, 31 * DAY, NULL, NULL, 0,
+	 "The breach must last this long (event time) before the alert fires."},
+	{"keep_firing_for", K_DURATION, RULE(keep_firing_for_ms), "0", 0, 31 * DAY, NULL, NULL, 0,
+	 "Keep firing this long after the breach ends."},
+	{"severity", K_STRING, RULE(severity), "warning", 1, 0, severities, NULL, 0,
+	 "The `severity` label (bands: per band)."},
+	{"labels", K_OPTIONS, RULE(labels), NULL, 0, 0, NULL, NULL, 0,
+	 "Extra labels, as `name: value`."},
+	{"summary_vi", K_STRING, RULE(summary_vi), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "Summary in Vietnamese; `{{sensor_id}} {{value}} {{level}} {{district}} {{kind}}` are "
+	 "filled in."},
+	{"summary_en", K_STRING, RULE(summary_en), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "Summary in English; the same placeholders."},
+};
+
+static const struct key notifier_keys[] = {
+	{"name", K_STRING, NOTIFIER(name), NULL, 1, 0, NULL, &chk_name, F_REQUIRED,
+	 "Unique name; it names the notifier's delivery mark in alerts.state_dir."},
+	{"type", K_STRING, NOTIFIER(type), NULL, 1, 0, notifier_types, NULL, F_REQUIRED,
+	 "Where alerts go."},
+	{"urls", K_LIST, NOTIFIER(urls), NULL, 0, 0, NULL, NULL, 0,
+	 "alertmanager: the base URL of every instance (all are sent every alert); webhook: "
+	 "the one URL posted to."},
+	{"topic_prefix", K_STRING, NOTIFIER(topic_prefix), "cityhub", 1, 0, NULL, &chk_topic_prefix,
+	 0, "mqtt: retained state at `<prefix>/alerts/<rule>/<sensor>`, events on "
+	    "`<prefix>/alerts/events`."},
+	{"secret", K_STRING, NOTIFIER(secret), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "webhook: key of the `X-Cityhub-Signature: sha256=<HMAC>` header."},
+	{"token", K_STRING, NOTIFIER(token), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "alertmanager, webhook: bearer token sent with each request."},
+	{"resend_ms", K_DURATION, NOTIFIER(resend_ms), "1m", SEC, HOUR, NULL, NULL, 0,
+	 "alertmanager: firing alerts are sent again this often."},
+	{"queue_max", K_INT, NOTIFIER(queue_max), "10000", 1, 10000000, NULL, NULL, 0,
+	 "Most events waiting; beyond it new events are dropped and counted."},
+	{"timeout_ms", K_DURATION, NOTIFIER(timeout_ms), "5s", 100, 10 * MIN, NULL, NULL, 0,
+	 "Timeout of one request."},
+	{"retry_base_ms", K_DURATION, NOTIFIER(retry_base_ms), "500ms", 1, MIN, NULL, NULL, 0,
+	 "First retry delay; doubles on each failure (full jitter)."},
+	{"retry_cap_ms", K_DURATION, NOTIFIER(retry_cap_ms), "30s", 1, HOUR, NULL, NULL, 0,
+	 "Longest retry delay."},
+};
+
 _Static_assert(ARRAY_LEN(main_keys) <= MAX_KEYS, "main_keys too long");
+_Static_assert(ARRAY_LEN(rule_keys) <= MAX_KEYS, "rule_keys too long");
+_Static_assert(ARRAY_LEN(notifier_keys) <= MAX_KEYS, "notifier_keys too long");
 _Static_assert(ARRAY_LEN(route_keys) <= MAX_KEYS, "route_keys too long");
 _Static_assert(ARRAY_LEN(sink_keys) <= MAX_KEYS, "sink_keys too long");
 
 static const struct table main_table = {main_keys, ARRAY_LEN(main_keys)};
 static const struct table route_table = {route_keys, ARRAY_LEN(route_keys)};
 static const struct table sink_table = {sink_keys, ARRAY_LEN(sink_keys)};
+static const struct table rule_table = {rule_keys, ARRAY_LEN(rule_keys)};
+static const struct table notifier_table = {notifier_keys, ARRAY_LEN(notifier_keys)};
 
 static const struct section {
 	const char *name;
@@ -531,6 +657,7 @@ static const struct section {
 	{"schemas", "The canonical kinds (fields, units, ranges)."},
 	{"http", "The operations API: /healthz, /readyz, /metrics."},
 	{"log", "Logging (logfmt on standard error)."},
+	{"alerts", "The alert engine (docs/alerts.md): rule files, state, the derived VN_AQI."},
 };
 
 /* Default route and sink used when the file has no routes: or sinks: key. */
@@ -801,6 +928,9 @@ static const char *type_noun(enum ktype type)
 		[K_BYTES] = "a size such as 65536, 64KiB or 100MB",
 		[K_DURATION] = "a duration such as 250, 250ms, 5s or 2m",
 		[K_OPTIONS] = "a mapping",
+		[K_DOUBLE] = "a number",
+		[K_LIST] = "a sequence of strings",
+		[K_JSON] = "a value",
 	};
 	return nouns[type];
 }
@@ -900,6 +1030,45 @@ static int set_options(struct ctx *c, const struct node *v, const char *path, js
 	return HUB_OK;
 }
 
+static int set_double(struct ctx *c, const struct node *v, const char *path, double *p)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v->text, &end);
+	if (end == v->text || *end || !is_core_float(v->text) || errno == ERANGE || !isfinite(d))
+		return fail(c, v->line, path, "expected a number, got \"%.40s\"", v->text);
+	*p = d;
+	return HUB_OK;
+}
+
+static void free_list(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* A sequence of non-empty strings, or one string alone: a NULL-terminated array. */
+static int set_list(struct ctx *c, const struct node *v, const char *path, char ***p)
+{
+	const struct node *const *items = v->kind == NODE_SEQ ? (const struct node *const *)v->items
+							       : &v;
+	size_t n = v->kind == NODE_SEQ ? v->n : 1;
+	if (v->kind == NODE_MAP)
+		return fail(c, v->line, path, "expected a sequence of strings, got a mapping");
+	char **list = hub_xcalloc(n + 1, sizeof(*list));
+	for (size_t i = 0; i < n; i++) {
+		if (items[i]->kind != NODE_SCALAR || is_null(items[i]) || !items[i]->text[0]) {
+			free_list(list);
+			return fail(c, items[i]->line, path, "item %zu: expected a non-empty string", i);
+		}
+		list[i] = hub_xstrdup(items[i]->text);
+	}
+	free_list(*p);
+	*p = list;
+	return HUB_OK;
+}
+
 /* Binds value node v to key k of the struct at base; path names it in messages. */
 static int set_value(struct ctx *c, const struct key *k, const struct node *v, const char *path,
 		     void *base)
@@ -908,6 +1077,19 @@ static int set_value(struct ctx *c, const struct key *k, const struct node *v, c
 
 	if (k->type == K_OPTIONS)
 		return set_options(c, v, path, p);
+	if (k->type == K_LIST)
+		return set_list(c, v, path, p);
+	if (k->type == K_JSON) {
+		json_t *j;
+		int rc = node_to_json(c, v, path, &j);
+		if (rc == HUB_OK) {
+			json_decref(*(json_t **)p);
+			*(json_t **)p = j;
+		}
+		return rc;
+	}
+	if (k->type == K_DOUBLE && v->kind == NODE_SCALAR && !is_null(v))
+		return set_double(c, v, path, p);
 	if (v->kind != NODE_SCALAR || (is_null(v) && k->type != K_STRING)) {
 		char list[256];
 		if (!k->names)
@@ -948,6 +1130,10 @@ static int apply_defaults(struct ctx *c, const struct table *t, void *base)
 			*(json_t **)((char *)base + k->off) = json_object();
 			continue;
 		}
+		if (k->type == K_DOUBLE && !k->def) {
+			*(double *)((char *)base + k->off) = NAN;
+			continue;
+		}
 		if (k->def && (rc = set_text(c, t, k->path, k->def, base)) != HUB_OK)
 			return rc;
 	}
@@ -961,9 +1147,12 @@ static void free_fields(const struct table *t, void *base)
 		if (t->keys[i].type == K_STRING) {
 			free(*(char **)p);
 			*(char **)p = NULL;
-		} else if (t->keys[i].type == K_OPTIONS) {
+		} else if (t->keys[i].type == K_OPTIONS || t->keys[i].type == K_JSON) {
 			json_decref(*(json_t **)p);
 			*(json_t **)p = NULL;
+		} else if (t->keys[i].type == K_LIST) {
+			free_list(*(char ***)p);
+			*(char ***)p = NULL;
 		}
 	}
 }
@@ -1137,6 +1326,172 @@ static const struct list_spec route_list = {
 static const struct list_spec sink_list = {
 	"sinks", &sink_table, sizeof(struct hub_cfg_sink), offsetof(struct hub_cfg_sink, line),
 	check_sink};
+static int check_rule(struct ctx *c, const void *arr, size_t i, const char *path,
+		      const int *lines);
+static int check_notifier(struct ctx *c, const void *arr, size_t i, const char *path,
+			  const int *lines);
+static const struct list_spec rule_list = {
+	"rules", &rule_table, sizeof(struct hub_cfg_rule), offsetof(struct hub_cfg_rule, line),
+	check_rule};
+static const struct list_spec notifier_list = {
+	"notifiers", &notifier_table, sizeof(struct hub_cfg_notifier),
+	offsetof(struct hub_cfg_notifier, line), check_notifier};
+
+/* Appends the rules bound from seq (read from file) to cfg->rules. */
+static int add_rules(struct ctx *c, const struct node *seq, struct hub_config *cfg)
+{
+	void *arr;
+	size_t n;
+	int rc = bind_list(c, &rule_list, seq, &arr, &n);
+
+	if (rc != HUB_OK)
+		return rc;
+	cfg->rules = hub_xrealloc(cfg->rules, (cfg->nrules + n + 1) * sizeof(*cfg->rules));
+	for (size_t i = 0; i < n; i++) {
+		struct hub_cfg_rule *r = (struct hub_cfg_rule *)arr + i;
+		r->file = hub_xstrdup(c->file);
+		cfg->rules[cfg->nrules++] = *r;
+	}
+	free(arr);
+	return HUB_OK;
+}
+
+static bool label_name_ok(const char *s)
+{
+	if (!*s || !(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+/* labels: and match: are objects of strings; labels may not set the engine's own labels. */
+static int check_string_map(struct ctx *c, const json_t *obj, const char *path, int line,
+			    bool labels)
+{
+	static const char *const reserved[] = {"alertname", "sensor_id", "severity", "level",
+					       "kind", NULL};
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		if (!json_is_string(v))
+			return fail(c, line, path, "%s: the value must be a string", key);
+		if (labels && (!label_name_ok(key) || is_one_of(key, reserved)))
+			return fail(c, line, path, "%s: not a label name of your own (letters, "
+				    "digits, _; not alertname, sensor_id, severity, level, kind)", key);
+	}
+	return HUB_OK;
+}
+
+/* bands: ascending {level, above, severity?} items; levels become label values. */
+static int check_bands(struct ctx *c, const json_t *bands, const char *path, int line)
+{
+	double prev = -INFINITY;
+	size_t i;
+	json_t *b;
+
+	if (!json_is_array(bands) || json_array_size(bands) == 0 || json_array_size(bands) > 16)
+		return fail(c, line, path, "expected 1 to 16 items {level, above, severity}");
+	json_array_foreach(bands, i, b) {
+		json_t *lv = json_object_get(b, "level"), *ab = json_object_get(b, "above");
+		json_t *sv = json_object_get(b, "severity");
+		if (!json_is_object(b) || json_object_size(b) != 2u + (sv != NULL) ||
+		    !json_is_string(lv) || !json_string_length(lv) || !json_is_number(ab))
+			return fail(c, line, path, "item %zu: expected {level: NAME, above: NUMBER, "
+				    "severity: ...} and nothing else", i);
+		if (sv && (!json_is_string(sv) || !is_one_of(json_string_value(sv), severities)))
+			return fail(c, line, path, "item %zu: severity must be one of info, warning, "
+				    "major, critical", i);
+		if (json_number_value(ab) <= prev)
+			return fail(c, line, path, "item %zu: bands must be in ascending order", i);
+		prev = json_number_value(ab);
+	}
+	return HUB_OK;
+}
+
+static int rule_fail(struct ctx *c, const struct hub_cfg_rule *r, const char *path,
+		     const char *key, const char *what, const int *lines)
+{
+	char kp[PATH_MAX_LEN];
+	int line = row_line(lines, &rule_table, key);
+	child_path(kp, path, key);
+	return fail(c, line ? line : r->line, kp, "%s", what);
+}
+
+/* What a rule's type needs (file:line of the key at fault, else of the rule). */
+static int check_rule_type(struct ctx *c, const struct hub_cfg_rule *r, const char *path,
+			   const int *lines)
+{
+	bool stale = strcmp(r->type, "stale") == 0, bands = strcmp(r->type, "bands") == 0;
+	bool windowed = strcmp(r->type, "rate") == 0 || strcmp(r->type, "window") == 0;
+
+	if (!stale && (!r->kind || strcmp(r->kind, "*") == 0))
+		return rule_fail(c, r, path, "kind", "required (a kind name) for this type", lines);
+	if (!stale && !r->field)
+		return rule_fail(c, r, path, "field", "required for this type", lines);
+	if (bands)
+		return r->bands ? check_bands(c, r->bands, path, r->line)
+				: rule_fail(c, r, path, "bands", "required for type bands", lines);
+	if (r->bands)
+		return rule_fail(c, r, path, "bands", "only for type bands", lines);
+	if (windowed && r->window_ms <= 0)
+		return rule_fail(c, r, path, "window", "required for this type", lines);
+	if (stale)
+		return r->factor > 0 ? HUB_OK
+				     : rule_fail(c, r, path, "factor", "must be above 0", lines);
+	if (isnan(r->above) == isnan(r->below))
+		return rule_fail(c, r, path, "above", "give exactly one of above and below", lines);
+	if (!isnan(r->clear) && (isnan(r->above) ? r->clear < r->below : r->clear > r->above))
+		return rule_fail(c, r, path, "clear",
+				 "must be on the safe side of the threshold (at most above, at "
+				 "least below)", lines);
+	return HUB_OK;
+}
+
+static int check_rule(struct ctx *c, const void *arr, size_t i, const char *path,
+		      const int *lines)
+{
+	const struct hub_cfg_rule *r = (const struct hub_cfg_rule *)arr + i;
+	char kp[PATH_MAX_LEN];
+	int rc;
+
+	child_path(kp, path, "labels");
+	if ((rc = check_string_map(c, r->labels, kp, r->line, true)) != HUB_OK)
+		return rc;
+	child_path(kp, path, "match");
+	if ((rc = check_string_map(c, r->match, kp, r->line, false)) != HUB_OK)
+		return rc;
+	return check_rule_type(c, r, path, lines);
+}
+
+static int check_notifier(struct ctx *c, const void *arr, size_t i, const char *path,
+			  const int *lines)
+{
+	const struct hub_cfg_notifier *all = arr, *n = &all[i];
+	char kp[PATH_MAX_LEN];
+	bool http = strcmp(n->type, "mqtt") != 0;
+	const char *why;
+
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(all[j].name, n->name) == 0)
+			return fail(c, n->line, path, "duplicate notifier name \"%s\" (also "
+				    "notifiers[%zu])", n->name, j);
+	child_path(kp, path, "urls");
+	if (http && (!n->urls || !n->urls[0]))
+		return fail(c, n->line, kp, "required for type %s", n->type);
+	if (!http && n->urls && n->urls[0])
+		return fail(c, row_line(lines, &notifier_table, "urls"), kp, "not used by type mqtt");
+	for (size_t j = 0; n->urls && n->urls[j]; j++)
+		if ((why = check_http_url(n->urls[j])))
+			return fail(c, row_line(lines, &notifier_table, "urls"), kp, "%s: %s",
+				    n->urls[j], why);
+	if (strcmp(n->type, "webhook") == 0 && n->urls[1])
+		return fail(c, row_line(lines, &notifier_table, "urls"), kp,
+			    "a webhook posts to one URL");
+	return HUB_OK;
+}
 
 static bool is_section(const char *name)
 {
@@ -1160,6 +1515,13 @@ static int bind_top_key(struct ctx *c, const struct node *key, const struct node
 	if (strcmp(key->text, "sinks") == 0) {
 		rc = bind_list(c, &sink_list, val, &arr, &cfg->nsinks);
 		cfg->sinks = arr;
+		return rc;
+	}
+	if (strcmp(key->text, "rules") == 0)
+		return add_rules(c, val, cfg);
+	if (strcmp(key->text, "notifiers") == 0) {
+		rc = bind_list(c, &notifier_list, val, &arr, &cfg->nnotifiers);
+		cfg->notifiers = arr;
 		return rc;
 	}
 	if (!is_section(key->text))
@@ -1234,6 +1596,72 @@ static int add_defaults(struct ctx *c, struct hub_config *cfg, bool have_routes,
 	return HUB_OK;
 }
 
+/* Reads a rule file (a mapping with one key, rules:) and appends its rules to cfg. */
+static int load_rule_file(struct ctx *parent, const char *path, struct hub_config *cfg)
+{
+	struct ctx c = {.file = path, .err = parent->err, .errlen = parent->errlen};
+	struct node *root = NULL;
+	int rc = read_file(&c, path, &root);
+
+	if (rc != HUB_OK)
+		return rc;
+	if (!root || root->kind != NODE_MAP || root->n != 2 ||
+	    strcmp(root->items[0]->text, "rules") != 0)
+		rc = fail(&c, root ? root->line : 0, NULL,
+			  "a rule file is a mapping with one key, rules:");
+	else
+		rc = add_rules(&c, root->items[1], cfg);
+	node_free(root);
+	return rc;
+}
+
+/* Resolves name against the directory of base (unless name is absolute). */
+static char *relative_to(const char *base, const char *name)
+{
+	const char *slash = base ? strrchr(base, '/') : NULL;
+	struct hub_buf b = {0};
+
+	if (name[0] == '/' || !slash)
+		return hub_xstrdup(name);
+	hub_buf_printf(&b, "%.*s/%s", (int)(slash - base), base, name);
+	return b.data;
+}
+
+/* Every rule name appears once, over the config and all rule files. */
+static int check_rule_names(struct ctx *c, const struct hub_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nrules; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->rules[i].name, cfg->rules[j].name) == 0) {
+				struct ctx at = *c;
+				at.file = cfg->rules[i].file;
+				return fail(&at, cfg->rules[i].line, "rules",
+					    "duplicate rule name \"%s\" (also %s:%d)",
+					    cfg->rules[i].name, cfg->rules[j].file,
+					    cfg->rules[j].line);
+			}
+	return HUB_OK;
+}
+
+static int load_rule_files(struct ctx *c, const char *config_path, struct hub_config *cfg)
+{
+	for (size_t i = 0; cfg->alerts.rule_files && cfg->alerts.rule_files[i]; i++) {
+		char *p = relative_to(config_path, cfg->alerts.rule_files[i]);
+		int rc = load_rule_file(c, p, cfg);
+		free(p);
+		if (rc != HUB_OK)
+			return rc;
+	}
+	return check_rule_names(c, cfg);
+}
+
+int hub_config_load_rules(const char *path, struct hub_config *cfg, char *err, size_t errlen)
+{
+	struct ctx c = {.file = path, .err = err, .errlen = errlen};
+	int rc = load_rule_file(&c, path, cfg);
+	return rc == HUB_OK ? check_rule_names(&c, cfg) : rc;
+}
+
 int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t errlen)
 {
 	struct ctx c = {.file = path ? path : "(defaults)", .err = err, .errlen = errlen};
@@ -1254,6 +1682,8 @@ int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t 
 			goto fail;
 		if ((rc = bind_root(&c, root, cfg, &have_routes, &have_sinks)) != HUB_OK)
 			goto fail;
+		if ((rc = load_rule_files(&c, path, cfg)) != HUB_OK)
+			goto fail;
 	}
 	if ((rc = add_defaults(&c, cfg, have_routes, have_sinks)) != HUB_OK)
 		goto fail;
@@ -1273,8 +1703,16 @@ void hub_config_free(struct hub_config *cfg)
 		free_fields(&route_table, &cfg->routes[i]);
 	for (size_t i = 0; i < cfg->nsinks; i++)
 		free_fields(&sink_table, &cfg->sinks[i]);
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		free_fields(&rule_table, &cfg->rules[i]);
+		free(cfg->rules[i].file);
+	}
+	for (size_t i = 0; i < cfg->nnotifiers; i++)
+		free_fields(&notifier_table, &cfg->notifiers[i]);
 	free(cfg->routes);
 	free(cfg->sinks);
+	free(cfg->rules);
+	free(cfg->notifiers);
 	free_fields(&main_table, cfg);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
@@ -1288,6 +1726,7 @@ static const char *type_name(enum ktype type)
 	static const char *const names[] = {
 		[K_STRING] = "string", [K_INT] = "integer", [K_BOOL] = "bool", [K_ENUM] = "enum",
 		[K_BYTES] = "size",    [K_DURATION] = "duration", [K_OPTIONS] = "mapping",
+		[K_DOUBLE] = "number", [K_LIST] = "list",         [K_JSON] = "YAML",
 	};
 	return names[type];
 }
@@ -1306,7 +1745,8 @@ static void doc_range(struct hub_buf *b, const struct key *k)
 		doc_names(b, (const char *const[]){"true", "false", NULL});
 	} else if (k->names) {
 		doc_names(b, k->names);
-	} else if (k->type == K_STRING || k->type == K_OPTIONS) {
+	} else if (k->type == K_STRING || k->type == K_OPTIONS || k->type == K_DOUBLE ||
+		   k->type == K_LIST || k->type == K_JSON) {
 		if (k->check)
 			hub_buf_puts(b, k->check->doc);
 		else if (k->min > 0)
@@ -1322,6 +1762,8 @@ static void doc_default(struct hub_buf *b, const struct key *k)
 {
 	if (k->type == K_OPTIONS)
 		hub_buf_puts(b, "`{}`");
+	else if (k->type == K_LIST)
+		hub_buf_puts(b, "`[]`");
 	else if (k->flags & F_REQUIRED)
 		hub_buf_puts(b, "required");
 	else if (!k->def)
@@ -1377,5 +1819,17 @@ void hub_config_write_doc(FILE *out)
 		   "`http://127.0.0.1:8086` (version 1, database `city`).");
 	for (size_t i = 0; i < sink_table.n; i++)
 		doc_row(out, &sink_keys[i], "sinks[].");
+	fputs("\n", out);
+	doc_header(out, "rules",
+		   "Alert rules (docs/alerts.md), here or in `alerts.rule_files` (each a mapping "
+		   "with one key, `rules:`). Keys a rule's type does not use are refused where "
+		   "they would mislead.");
+	for (size_t i = 0; i < rule_table.n; i++)
+		doc_row(out, &rule_keys[i], "rules[].");
+	fputs("\n", out);
+	doc_header(out, "notifiers",
+		   "Where alert transitions are sent, each from its own thread and bounded queue.");
+	for (size_t i = 0; i < notifier_table.n; i++)
+		doc_row(out, &notifier_keys[i], "notifiers[].");
 	fputs("\n", out);
 }

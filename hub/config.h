@@ -127,6 +127,7 @@ struct hub_config {
 		int aqi;           /* compute the hourly VN_AQI (kind aqi) from air_quality records */
 		int64_t max_instances; /* most alert instances (rule x sensor x level) tracked */
 		int utc_offset_h;  /* local time for rules' hours: (7 = Asia/Ho_Chi_Minh) */
+		char **rule_files; /* NULL-terminated, as written (relative to the config file) */
 	} alerts;
 	struct hub_cfg_rule *rules;
 	size_t nrules;
@@ -142,6 +143,10 @@ struct hub_config {
 /* Loads path (NULL = no file: built-in defaults) into cfg. On error returns HUB_EINVAL and
  * writes "file:line: key: what is wrong" into err; cfg is then freed and zeroed. */
 int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t errlen);
+
+/* Appends the rules of rule file path (a mapping with one key, rules:) to cfg->rules, checking
+ * names stay unique. HUB_EINVAL with "file:line: ..." in err. */
+int hub_config_load_rules(const char *path, struct hub_config *cfg, char *err, size_t errlen);
 
 /* Frees everything cfg owns and zeroes it; safe on a zeroed struct. */
 void hub_config_free(struct hub_config *cfg);
