@@ -70,12 +70,20 @@ static json_t *as_string(json_t *v)
 		return json_incref(v);
 	if (json_is_boolean(v))
 		return json_string(json_is_true(v) ? "true" : "false");
-	if (!json_is_number(v))
+	if (json_is_integer(v)) {
+		char buf[32];
+		snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return json_string(buf);
+	}
+	if (!json_is_real(v))
 		return NULL;
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-	json_t *r = s ? json_string(s) : NULL;
-	free(s);
-	return r;
+	/* The shortest of 15 or 17 digits that reads back the same: 4.2, not 4.2000000000000002. */
+	char buf[40];
+	double d = json_real_value(v);
+	snprintf(buf, sizeof buf, "%.15g", d);
+	if (strtod(buf, NULL) != d)
+		snprintf(buf, sizeof buf, "%.17g", d);
+	return json_string(buf);
 }
 
 /* Copies the members of src into a new object of strings; labels drop empty values. */
