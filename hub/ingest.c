@@ -1,6 +1,7 @@
 #include "ingest.h"
 
 #include <MQTTAsync.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -284,12 +285,22 @@ int hub_ingest_ready(struct hub_ingest *in)
 
 int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *payload, size_t len)
 {
+	return hub_ingest_publish_opts(in, topic, payload, len, 1, 0);
+}
+
+int hub_ingest_publish_opts(void *ctx, const char *topic, const void *payload, size_t len, int qos,
+			    int retained)
+{
+	struct hub_ingest *in = ctx;
+	if (qos < 0 || qos > 2 || len > INT_MAX)
+		return HUB_EINVAL;
 	if (atomic_load(&in->stopping))
 		return HUB_EAGAIN; /* never block on the lock of a callback parked at shutdown */
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	m.payload = (void *)payload;
 	m.payloadlen = (int)len;
-	m.qos = 1;
+	m.qos = qos;
+	m.retained = retained ? 1 : 0;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	int rc = MQTTAsync_sendMessage(in->client, topic, &m, &ro);
 	return rc == MQTTASYNC_SUCCESS ? HUB_OK : HUB_EAGAIN;

@@ -8,10 +8,14 @@
  *  - PM2.5 and PM10 use the NowCast over the last 12 hours: w* = cmin/cmax over those hours,
  *    w = w* if w* > 1/2 else 1/2; Nowcast = sum(w^(i-1) c_i) / sum(w^(i-1)) over hours with
  *    data (i = 1 the latest hour); at least 2 of the last 3 hours must have data, else no value;
+ *    (the decision writes the w = 1/2 case as sum((1/2)^i c_i): with all 12 hours present that
+ *    is the formula above divided by 1 + 2^-12, a 0.02 % difference; with gaps the normalised
+ *    form above is used, as the US EPA NowCast it derives from does);
  *  - O3, NO2, CO, SO2 use the hourly mean itself;
  *  - the sub-index is the linear interpolation on the breakpoint table, rounded to an integer
  *    (values above the last breakpoint give 500);
- *  - the station index is the max over pollutant sub-indices that have a value;
+ *  - the station index is the max over pollutant sub-indices that have a value; the decision
+ *    requires PM2.5 or PM10 among them, so without a PM value there is no index (-1);
  *  - category 1..6: Tot 0-50, Trung binh 51-100, Kem 101-150, Xau 151-200, Rat xau 201-300,
  *    Nguy hai 301-500. */
 #ifndef HUB_AQI_H
@@ -31,45 +35,56 @@ struct hub_aqi_result {
 	int64_t hour_end_ns; /* end of the hour (the record's timestamp) */
 	int aqi;             /* station index, 0..500; -1 = not enough data */
 	int category;        /* 1..6; 0 when aqi is -1 */
-	const char *category_name; /* ASCII: "Tot", "Trung binh", "Kem", "Xau", "Rat xau", "Nguy hai" */
-	const char *dominant;      /* field name of the pollutant with the highest sub-index, e.g. "pm25" */
+	const char *category_name; /* ASCII: "Tot", "Trung binh", "Kem", "Xau", "Rat xau", "Nguy hai";
+				    * "" when aqi is -1 (static strings) */
+	const char *dominant;      /* field name of the pollutant with the highest sub-index, e.g. "pm25"
+				    * (the first in enum order on a tie); "" when aqi is -1 */
 	int sub[HUB_AQI_NPOLL];    /* sub-index per pollutant, -1 when no value */
 	double conc[HUB_AQI_NPOLL]; /* concentration used (NowCast for PM), ug/m3; NAN when none */
 };
 
 struct hub_aqi;
 
-/* Creates an empty calculator; max_stations bounds memory (readings of further stations are
- * ignored and counted). Free with hub_aqi_free. */
+/* Creates an empty calculator; max_stations bounds memory (readings of further stations, and of
+ * station ids longer than 127 bytes, are ignored and counted: hub_aqi_dropped). Free with
+ * hub_aqi_free. */
 struct hub_aqi *hub_aqi_new(size_t max_stations);
 
 /* Frees it; NULL is a no-op. */
 void hub_aqi_free(struct hub_aqi *a);
+
+/* Returns how many readings were ignored because the station table was full (or the id long). */
+uint64_t hub_aqi_dropped(const struct hub_aqi *a);
 
 /* Returns the pollutant for an air_quality field name (pm25, pm10, o3, no2, co, so2), or -1. */
 int hub_aqi_pollutant(const char *field);
 
 /* Adds one reading (ug/m3, event time ts_ns) of station. When ts_ns falls in a later hour than
  * the station's open hour, that hour is closed first: its result is written to *out and 1 is
- * returned (0 otherwise). Readings older than the open hour are ignored (returns 0). */
+ * returned (0 otherwise); hours skipped in between enter the history as hours without data and
+ * give no result. Readings older than the open hour, and concentrations that are negative,
+ * not finite or above 1e9 ug/m3, are ignored (returns 0). district (NULL or "" = keep the last one seen) is the station's tag. */
 int hub_aqi_add(struct hub_aqi *a, const char *station, const char *district,
 		enum hub_aqi_pollutant p, double ug_m3, int64_t ts_ns, struct hub_aqi_result *out);
 
-/* Sub-index of one pollutant concentration (ug/m3, the hourly table): 0..500, rounded. */
+/* Sub-index of one pollutant concentration (ug/m3, the hourly table): 0..500, rounded half up;
+ * -1 when ug_m3 is NAN or negative. */
 int hub_aqi_subindex(enum hub_aqi_pollutant p, double ug_m3);
 
 /* NowCast of hourly means c[0] (latest hour) .. c[n-1] (n <= 12); NAN entries are hours with
  * no data. Returns NAN when fewer than 2 of the first 3 hours have data. */
 double hub_aqi_nowcast(const double *c, size_t n);
 
-/* Category 1..6 of an index (0..500), 0 for a negative index; *name gets its ASCII name. */
+/* Category 1..6 of an index (0..500), 0 for a negative index; *name (when name is not NULL)
+ * gets its ASCII name, "" for category 0. */
 int hub_aqi_category(int aqi, const char **name);
 
 /* Serialises every station's state (open hour sums, the last 12 hourly means) as a new JSON
  * object (the caller decrefs). */
 json_t *hub_aqi_save(const struct hub_aqi *a);
 
-/* Restores state saved by hub_aqi_save into an empty calculator. HUB_OK or HUB_EINVAL. */
+/* Restores state saved by hub_aqi_save into an empty calculator. HUB_OK, or HUB_EINVAL when
+ * a is not empty or saved is malformed (a is then left as it was). When max_stations is now smaller, the first stations are kept. */
 int hub_aqi_load(struct hub_aqi *a, const json_t *saved);
 
 #endif

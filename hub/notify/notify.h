@@ -32,7 +32,7 @@ struct hub_notify_env {
 	void *publish_ctx;
 };
 
-/* One notifier type: a table entry in its own file (am.c, mqtt.c, webhook.c). */
+/* One notifier type: a table entry in its own file (alertmanager.c, mqtt.c, webhook.c). */
 struct hub_notifier_ops {
 	const char *type; /* as written in notifiers[].type */
 	/* Builds the notifier's state from its config (checked: HUB_EINVAL with a message). */
@@ -46,6 +46,9 @@ struct hub_notifier_ops {
 	 * its firing alerts). HUB_EAGAIN makes the notifier report unhealthy until a success. */
 	int (*tick)(void *state, int64_t now_ns, char *err, size_t errlen);
 	void (*free_state)(void *state);
+	/* Most events offered to one deliver call (0 = the runtime's default, 64). A notifier
+	 * that sends one request per event says 1, so that a retry never repeats a delivered one. */
+	size_t max_batch;
 };
 
 struct hub_notifier;
@@ -56,6 +59,13 @@ const struct hub_notifier_ops *hub_notifier_find(const char *type);
 /* Starts a notifier thread for cfg (borrowed, like env). NULL with err. */
 struct hub_notifier *hub_notifier_start(const struct hub_cfg_notifier *cfg,
 					const struct hub_notify_env *env, char *err, size_t errlen);
+
+/* Starts a notifier thread with the given ops instead of the one cfg->type names (tests, and
+ * notifiers outside the table). NULL with err. */
+struct hub_notifier *hub_notifier_start_ops(const struct hub_notifier_ops *ops,
+					    const struct hub_cfg_notifier *cfg,
+					    const struct hub_notify_env *env, char *err,
+					    size_t errlen);
 
 /* Queues event (a reference is taken) unless its seq is at or below the delivery watermark
  * (then it is skipped: already delivered before a restart). Never blocks: HUB_EFULL when the

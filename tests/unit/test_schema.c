@@ -53,10 +53,10 @@ static void builtin_kinds(void **state)
 	(void)state;
 	const char *const *names;
 	size_t n = hub_schemas_kinds(schemas, &names);
-	assert_int_equal(n, 7);
-	const char *want[] = {"traffic_flow", "air_quality", "noise", "weather", "water_level",
-			      "water_quality", "link"};
-	for (size_t i = 0; i < 7; i++)
+	assert_int_equal(n, 9);
+	const char *want[] = {"traffic_flow", "air_quality", "noise",  "weather", "water_level",
+			      "water_quality", "link",       "aqi",    "alerts"};
+	for (size_t i = 0; i < 9; i++)
 		assert_true(hub_schemas_has_kind(schemas, want[i]));
 	assert_false(hub_schemas_has_kind(schemas, "radiation"));
 	assert_false(hub_schemas_has_kind(schemas, NULL));
@@ -173,6 +173,60 @@ static void load_dir_reports_the_bad_file(void **state)
 	rmdir(dir);
 }
 
+/* The derived kinds the hub writes itself: the hourly VN_AQI and alert transitions. */
+static void derived_kinds(void **state)
+{
+	(void)state;
+	struct hub_record *r = rec("aqi");
+	hub_record_set_tag(&rs, r, "district", "phuong-1");
+	hub_record_add_int(&rs, r, "aqi", NULL, 156);
+	hub_record_add_int(&rs, r, "category", NULL, 4);
+	hub_record_add_string(&rs, r, "category_name", "Xau", 3);
+	hub_record_add_string(&rs, r, "dominant", "pm10", 4);
+	hub_record_add_double(&rs, r, "pm25_nowcast", NULL, 35.0);
+	hub_record_add_double(&rs, r, "pm10_nowcast", NULL, 262.857);
+	const char *subs[] = {"aqi_pm25", "aqi_pm10", "aqi_o3", "aqi_no2", "aqi_co", "aqi_so2"};
+	for (int i = 0; i < 6; i++)
+		hub_record_add_int(&rs, r, subs[i], NULL, 25 * i);
+	assert_string_equal(apply(r), "ok");
+	r = rec("aqi");
+	hub_record_add_int(&rs, r, "aqi", NULL, 501);
+	assert_string_equal(apply(r), HUB_R_OUT_OF_RANGE);
+	r = rec("aqi");
+	hub_record_add_int(&rs, r, "category", NULL, 0);
+	assert_string_equal(apply(r), HUB_R_OUT_OF_RANGE);
+	r = rec("aqi");
+	hub_record_add_double(&rs, r, "pm25_nowcast", NULL, -0.5);
+	assert_string_equal(apply(r), HUB_R_OUT_OF_RANGE);
+	r = rec("aqi");
+	hub_record_add_int(&rs, r, "aqi_vn", NULL, 80);
+	assert_string_equal(apply(r), HUB_R_UNKNOWN_FIELD);
+	r = rec("aqi");
+	hub_record_set_tag(&rs, r, "site", "cho");
+	hub_record_add_int(&rs, r, "aqi", NULL, 80);
+	assert_string_equal(apply(r), HUB_R_BAD_TAG);
+
+	r = rec("alerts");
+	hub_record_set_tag(&rs, r, "rule", "salinity");
+	hub_record_set_tag(&rs, r, "level", "II");
+	hub_record_set_tag(&rs, r, "district", "phuong-1");
+	hub_record_add_string(&rs, r, "state", "firing", 6);
+	hub_record_add_string(&rs, r, "severity", "major", 5);
+	hub_record_add_string(&rs, r, "event_id", "e-1", 3);
+	hub_record_add_string(&rs, r, "summary_en", "Salinity 4.2 g/L", 16);
+	const char *vi = "\xc4\x90\xe1\xbb\x99 m\xe1\xba\xb7n 4.2 g/L"; /* Do man, UTF-8 */
+	hub_record_add_string(&rs, r, "summary_vi", vi, strlen(vi));
+	hub_record_add_double(&rs, r, "value", NULL, 4.2);
+	hub_record_add_int(&rs, r, "starts_ms", NULL, INT64_C(1796342400000));
+	assert_string_equal(apply(r), "ok");
+	r = rec("alerts");
+	hub_record_add_int(&rs, r, "starts_ms", NULL, -1);
+	assert_string_equal(apply(r), HUB_R_OUT_OF_RANGE);
+	r = rec("alerts");
+	hub_record_add_int(&rs, r, "state", NULL, 1);
+	assert_string_equal(apply(r), HUB_R_BAD_TYPE);
+}
+
 static void schema_dir_in_the_source_tree_loads(void **state)
 {
 	(void)state;
@@ -184,7 +238,7 @@ static void schema_dir_in_the_source_tree_loads(void **state)
 	struct hub_schemas *s = hub_schemas_load_dir(dir, err, sizeof(err));
 	assert_non_null(s);
 	const char *const *names;
-	assert_int_equal(hub_schemas_kinds(s, &names), 7);
+	assert_int_equal(hub_schemas_kinds(s, &names), 9);
 	hub_schemas_free(s);
 }
 
@@ -196,6 +250,7 @@ int main(void)
 		cmocka_unit_test(coerces_types),
 		cmocka_unit_test(rejects),
 		cmocka_unit_test(load_dir_reports_the_bad_file),
+		cmocka_unit_test(derived_kinds),
 		cmocka_unit_test(schema_dir_in_the_source_tree_loads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -23,7 +23,7 @@ void hub_schemas_free(struct hub_schemas *s);
 int hub_schemas_has_kind(const struct hub_schemas *s, const char *kind);
 
 /* Validates rec against its kind and converts every field to its canonical unit and type,
- * in place (strings are allocated from rs). Adds computed fields (e.g. aqi_vn).
+ * in place (strings are allocated from rs). Adds no fields (the hourly VN_AQI is kind aqi).
  * HUB_EREJECT with rej filled when the record breaks the schema. */
 int hub_schemas_apply(const struct hub_schemas *s, struct hub_recset *rs, struct hub_record *rec,
 		      struct hub_reject *rej);
