@@ -343,6 +343,8 @@ static const char *check_share_group(const char *s)
 /* MQTT topic filter: # only as the last whole level, + only as a whole level. */
 static const char *check_filter(const char *s)
 {
+	if (strncmp(s, "$cityhub", 8) == 0)
+		return "$cityhub/ topics are the hub's own";
 	for (const char *p = s; *p; p++) {
 		bool starts = p == s || p[-1] == '/';
 		bool ends = p[1] == '\0' || p[1] == '/';
@@ -1653,6 +1655,21 @@ static int load_rule_files(struct ctx *c, const char *config_path, struct hub_co
 			return rc;
 	}
 	return check_rule_names(c, cfg);
+}
+
+int hub_config_read_json(const char *path, json_t **out, char *err, size_t errlen)
+{
+	struct ctx c = {.file = path, .err = err, .errlen = errlen};
+	struct node *root = NULL;
+	int rc = read_file(&c, path, &root);
+
+	*out = NULL;
+	if (rc == HUB_OK && !root)
+		rc = fail(&c, 0, NULL, "the file is empty");
+	if (rc == HUB_OK)
+		rc = node_to_json(&c, root, "", out);
+	node_free(root);
+	return rc;
 }
 
 int hub_config_load_rules(const char *path, struct hub_config *cfg, char *err, size_t errlen)

@@ -144,6 +144,10 @@ struct hub_config {
  * writes "file:line: key: what is wrong" into err; cfg is then freed and zeroed. */
 int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t errlen);
 
+/* Reads any YAML file (one document) into a new JSON value with the config's scalar rules.
+ * HUB_EINVAL with "file:line: ..." in err. */
+int hub_config_read_json(const char *path, json_t **out, char *err, size_t errlen);
+
 /* Appends the rules of rule file path (a mapping with one key, rules:) to cfg->rules, checking
  * names stay unique. HUB_EINVAL with "file:line: ..." in err. */
 int hub_config_load_rules(const char *path, struct hub_config *cfg, char *err, size_t errlen);

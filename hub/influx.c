@@ -38,7 +38,7 @@ struct hub_influx {
 	long retry_after_ms;   /* the last reply's Retry-After in ms, or -1 */
 	char curl_err[CURL_ERROR_SIZE];
 	char msg[512];         /* the store's message (or curl's) for the last failure */
-	const volatile int *stop; /* the running write's stop flag, or NULL */
+	const _Atomic int *stop; /* the running write's stop flag, or NULL */
 	uint64_t rng;
 	enum health health;    /* last state logged */
 	pthread_mutex_t lock;  /* guards st */
@@ -50,7 +50,7 @@ struct job {
 	const struct hub_lpbatch *batch;
 	hub_influx_drop_fn drop;
 	void *ctx;
-	const volatile int *stop;
+	const _Atomic int *stop;
 };
 
 /* libcurl counts its own init/cleanup pairs; the lock keeps the pairs atomic for us. */
@@ -463,7 +463,7 @@ static void drop_line(struct hub_influx *w, const struct job *job, size_t i, lon
 }
 
 /* Sleeps ms milliseconds, looking at *stop every WAIT_SLICE_MS. */
-static int wait_ms(long ms, const volatile int *stop)
+static int wait_ms(long ms, const _Atomic int *stop)
 {
 	long long end = hub_now_mono_ms() + ms;
 	for (;;) {
@@ -573,7 +573,7 @@ static int batch_ok(const struct hub_lpbatch *b)
 }
 
 int hub_influx_write(struct hub_influx *w, const struct hub_lpbatch *batch, hub_influx_drop_fn drop,
-		     void *ctx, const volatile int *stop)
+		     void *ctx, const _Atomic int *stop)
 {
 	if (!w || !batch)
 		return HUB_EINVAL;

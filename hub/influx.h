@@ -3,6 +3,7 @@
 #ifndef HUB_INFLUX_H
 #define HUB_INFLUX_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,7 +38,7 @@ void hub_influx_free(struct hub_influx *w);
  * lines, which go to drop(). Returns HUB_OK when all is settled, HUB_EAUTH on 401/403 (nothing
  * more is sent), HUB_ESTOP when *stop became non-zero while waiting. */
 int hub_influx_write(struct hub_influx *w, const struct hub_lpbatch *batch, hub_influx_drop_fn drop,
-		     void *ctx, const volatile int *stop);
+		     void *ctx, const _Atomic int *stop);
 
 /* Copies the writer's figures into st (thread-safe). */
 void hub_influx_get_stats(struct hub_influx *w, struct hub_influx_stats *st);

@@ -11,6 +11,7 @@
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
+#include "alert/alerts.h"
 #include "cityhub/schema.h"
 #include "config.h"
 #include "consumer.h"
@@ -18,11 +19,14 @@
 #include "ingest.h"
 #include "journal.h"
 #include "metrics.h"
+#include "notify/notify.h"
 #include "pipeline.h"
+#include "testrules.h"
 
 #define EXIT_CONFIG 2
 #define SHUTDOWN_DISCONNECT_MS 1000
 #define SHUTDOWN_DRAIN_MS 3000
+#define SHUTDOWN_NOTIFY_MS 1000
 
 struct hub {
 	struct hub_config cfg;
@@ -32,12 +36,15 @@ struct hub {
 	struct hub_ingest *ingest;
 	struct hub_consumer **consumers;
 	size_t nconsumers;
+	struct hub_notifier **notifiers;
+	size_t nnotifiers;
 	struct hub_http *http;
 };
 
 struct args {
 	const char *config;
 	const char *log_level;
+	const char *test_rules;
 	int check_only;
 };
 
@@ -45,6 +52,7 @@ static void usage(FILE *out)
 {
 	fputs("usage: cityhub [-c FILE] [--log-level debug|info|warn|error]\n"
 	      "       cityhub --check-config FILE   validate a config file and exit (2 if bad)\n"
+	      "       cityhub --test-rules FILE     run rule tests (docs/alerts.md); 1 on a difference\n"
 	      "       cityhub --config-doc          print the reference of every config key\n"
 	      "       cityhub --list-adapters       print the payload adapters compiled in\n"
 	      "       cityhub --version\n",
@@ -68,6 +76,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		} else if (strcmp(s, "--check-config") == 0 && has_value) {
 			a->config = argv[++i];
 			a->check_only = 1;
+		} else if (strcmp(s, "--test-rules") == 0 && has_value) {
+			a->test_rules = argv[++i];
 		} else if (strcmp(s, "--log-level") == 0 && has_value) {
 			a->log_level = argv[++i];
 		} else if (strcmp(s, "--config-doc") == 0) {
@@ -89,6 +99,27 @@ static int parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	return -1;
+}
+
+/* Rules against the schemas, notifier options: what the monitor and notifiers would refuse. */
+static int check_alerts(struct hub *h)
+{
+	char err[1024] = "";
+	struct hub_alerts *a = hub_alerts_new(&h->cfg, h->schemas, err, sizeof(err));
+	hub_alerts_free(a);
+	if (!a) {
+		fprintf(stderr, "cityhub: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	for (size_t i = 0; i < h->cfg.nnotifiers; i++) {
+		const struct hub_cfg_notifier *n = &h->cfg.notifiers[i];
+		if (!hub_notifier_find(n->type)) {
+			fprintf(stderr, "cityhub: %s:%d: notifiers[%zu].type: no notifier %s\n",
+				h->cfg.path ? h->cfg.path : "(defaults)", n->line, i, n->type);
+			return EXIT_CONFIG;
+		}
+	}
+	return 0;
 }
 
 /* Loads config, log level, schemas and routes: everything --check-config validates. */
@@ -126,7 +157,7 @@ static int load(struct hub *h, const struct args *a)
 		fprintf(stderr, "cityhub: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	return 0;
+	return check_alerts(h);
 }
 
 static int open_journal(struct hub *h)
@@ -153,25 +184,60 @@ static int open_journal(struct hub *h)
 	return 0;
 }
 
-static int start_consumers(struct hub *h)
+static const char *state_dir(const struct hub_config *cfg)
+{
+	return cfg->alerts.state_dir ? cfg->alerts.state_dir : cfg->journal.dir;
+}
+
+/* Notifiers first: the monitor hands them the events its snapshot still holds at start. */
+static int start_notifiers(struct hub *h)
 {
 	char err[512] = "";
-	struct hub_consumer_env env = {&h->cfg, h->journal, h->pipeline, h->ingest};
-	h->consumers = hub_xcalloc(h->cfg.nsinks + 1, sizeof(*h->consumers));
-	h->consumers[h->nconsumers] = hub_consumer_start_monitor(&env, err, sizeof(err));
-	if (!h->consumers[h->nconsumers]) {
-		hub_error("msg=\"cannot start monitor\" err=\"%s\"", err);
+	struct hub_notify_env env = {state_dir(&h->cfg), hub_ingest_publish_opts, h->ingest};
+	if (mkdir(state_dir(&h->cfg), 0750) != 0 && errno != EEXIST) {
+		hub_error("msg=\"cannot create alerts.state_dir\" dir=%s err=\"%s\"",
+			  state_dir(&h->cfg), strerror(errno));
 		return 1;
 	}
-	h->nconsumers++;
-	for (size_t i = 0; i < h->cfg.nsinks; i++) {
-		h->consumers[h->nconsumers] = hub_consumer_start_sink(&env, &h->cfg.sinks[i], err,
-								      sizeof(err));
-		if (!h->consumers[h->nconsumers]) {
-			hub_error("msg=\"cannot start sink\" sink=%s err=\"%s\"", h->cfg.sinks[i].name, err);
+	h->notifiers = hub_xcalloc(h->cfg.nnotifiers + 1, sizeof(*h->notifiers));
+	for (size_t i = 0; i < h->cfg.nnotifiers; i++) {
+		h->notifiers[i] = hub_notifier_start(&h->cfg.notifiers[i], &env, err, sizeof(err));
+		if (!h->notifiers[i]) {
+			hub_error("msg=\"cannot start notifier\" notifier=%s err=\"%s\"",
+				  h->cfg.notifiers[i].name, err);
 			return 1;
 		}
-		h->nconsumers++;
+		h->nnotifiers++;
+	}
+	return 0;
+}
+
+static int start_one(struct hub *h, const struct hub_consumer_env *env,
+		     const struct hub_consumer_ops *ops, const char *name, const void *conf)
+{
+	char err[512] = "";
+	struct hub_consumer *c = ops ? hub_consumer_start(env, ops, name, conf, err, sizeof(err))
+				     : NULL;
+	if (!c) {
+		hub_error("msg=\"cannot start consumer\" consumer=%s err=\"%s\"", name,
+			  ops ? err : "no such sink type");
+		return 1;
+	}
+	h->consumers[h->nconsumers++] = c;
+	return 0;
+}
+
+static int start_consumers(struct hub *h)
+{
+	struct hub_consumer_env env = {&h->cfg,      h->journal,   h->pipeline,   h->schemas,
+				       h->ingest,    h->notifiers, h->nnotifiers};
+	h->consumers = hub_xcalloc(h->cfg.nsinks + 1, sizeof(*h->consumers));
+	if (start_one(h, &env, &hub_monitor_ops, "monitor", NULL) != 0)
+		return 1;
+	for (size_t i = 0; i < h->cfg.nsinks; i++) {
+		const struct hub_cfg_sink *s = &h->cfg.sinks[i];
+		if (start_one(h, &env, hub_consumer_sink_ops(s->type), s->name, s) != 0)
+			return 1;
 	}
 	return 0;
 }
@@ -272,6 +338,12 @@ static void shutdown_hub(struct hub *h)
 	for (size_t i = 0; i < h->nconsumers; i++)
 		hub_consumer_free(h->consumers[i]);
 	free(h->consumers);
+	/* After the monitor's last snapshot: what they cannot deliver in time is sent next start. */
+	for (size_t i = 0; i < h->nnotifiers; i++)
+		hub_notifier_stop(h->notifiers[i], SHUTDOWN_NOTIFY_MS);
+	for (size_t i = 0; i < h->nnotifiers; i++)
+		hub_notifier_free(h->notifiers[i]);
+	free(h->notifiers);
 	hub_ingest_free(h->ingest);
 	hub_journal_close(h->journal);
 	hub_pipeline_free(h->pipeline);
@@ -298,7 +370,7 @@ static int run(struct hub *h)
 		hub_error("msg=\"cannot create MQTT client\" err=\"%s\"", err);
 		return 1;
 	}
-	if (start_consumers(h) != 0)
+	if (start_notifiers(h) != 0 || start_consumers(h) != 0)
 		return 1;
 	if (h->cfg.http.port > 0) {
 		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
@@ -320,6 +392,8 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 	if (rc >= 0)
 		return rc;
+	if (a.test_rules)
+		return hub_test_rules(a.test_rules, stdout);
 	struct hub h = {0};
 	rc = load(&h, &a);
 	if (rc == 0 && a.check_only)

@@ -103,6 +103,23 @@ static int build_route(struct route *r, const struct hub_cfg_route *c, char *err
 	return HUB_OK;
 }
 
+/* Records the monitor derives (hourly VN_AQI, alert transitions) travel through the journal
+ * like any message, so every sink stores them with its own cursor; config refuses user routes
+ * under $cityhub/, and brokers never deliver $ topics to wildcard subscriptions. */
+static struct hub_pipeline *add_derived_route(struct hub_pipeline *p, char *err, size_t errlen)
+{
+	json_t *none = json_object();
+	struct hub_cfg_route derived = {.filter = HUB_DERIVED_PREFIX "#", .adapter = "native",
+					.template = HUB_DERIVED_PREFIX "{kind}", .options = none};
+	int rc = build_route(&p->routes[p->nroutes++], &derived, err, errlen);
+	json_decref(none);
+	if (rc != HUB_OK) {
+		hub_pipeline_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct hub_schemas *schemas,
 				      char *err, size_t errlen)
 {
@@ -116,7 +133,7 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 	p->series.cap = 1024;
 	p->series.slots = hub_xcalloc(p->series.cap, sizeof(uint64_t));
 	pthread_mutex_init(&p->series.lock, NULL);
-	p->routes = hub_xcalloc(cfg->nroutes, sizeof(*p->routes));
+	p->routes = hub_xcalloc(cfg->nroutes + 1, sizeof(*p->routes));
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		p->nroutes++;
 		char msg[200] = "";
@@ -127,7 +144,7 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 			return NULL;
 		}
 	}
-	return p;
+	return add_derived_route(p, err, errlen);
 }
 
 void hub_pipeline_free(struct hub_pipeline *p)

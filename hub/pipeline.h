@@ -13,6 +13,11 @@
 
 struct hub_pipeline;
 
+/* Topic prefix of records the hub derives itself (journal only, never MQTT): the native format
+ * at $cityhub/derived/<kind>, the sensor in the payload. */
+#define HUB_DERIVED_PREFIX "$cityhub/derived/"
+
+
 /* Builds the routes of cfg (adapters looked up, options checked) over schemas (borrowed; must
  * outlive the pipeline). NULL with "file:line: routes[i]...: message" in err. */
 struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct hub_schemas *schemas,

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,7 +291,7 @@ static struct hub_influx *writer(const struct hub_cfg_sink *cfg)
 /* Writes b once with a new writer for cfg and *stop (stop may be NULL); returns the write's
  * result, the writer's stats in st and the dropped lines in d (each if non-NULL). */
 static int write_once(const struct hub_cfg_sink *cfg, const struct hub_lpbatch *b, struct drops *d,
-		      const volatile int *stop, struct hub_influx_stats *st)
+		      const _Atomic int *stop, struct hub_influx_stats *st)
 {
 	struct hub_influx *w = writer(cfg);
 	int rc = hub_influx_write(w, b, d ? on_drop : NULL, d, stop);
@@ -610,7 +611,7 @@ static void test_v2_url_and_token(void **state)
 }
 
 struct stopper {
-	volatile int *stop;
+	_Atomic int *stop;
 	int after_ms;
 	long long set_at;
 	struct hub_influx *w;
@@ -635,7 +636,7 @@ static long long write_until_stopped(const struct hub_cfg_sink *cfg, struct hub_
 				     int *healthy_seen)
 {
 	struct hub_lpbatch b;
-	volatile int stop = 0;
+	_Atomic int stop = 0;
 	pthread_t th;
 	make_batch(&b, 3, -1);
 	struct stopper s = {.stop = &stop, .after_ms = 300, .w = writer(cfg)};
@@ -691,7 +692,7 @@ static void test_stop_already_set(void **state)
 	(void)state;
 	struct hub_cfg_sink cfg = base_cfg();
 	struct hub_lpbatch b;
-	volatile int stop = 1;
+	_Atomic int stop = 1;
 	make_batch(&b, 2, -1);
 	assert_int_equal(write_once(&cfg, &b, NULL, &stop, NULL), HUB_ESTOP);
 	batch_free(&b);
