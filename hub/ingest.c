@@ -14,6 +14,8 @@
 #include "cityhub/log.h"
 #include "metrics.h"
 
+#define PUBLISH_ACK_WAIT_MS 5000
+
 struct hub_ingest {
 	MQTTAsync client;
 	const struct hub_config *cfg;
@@ -286,6 +288,116 @@ int hub_ingest_ready(struct hub_ingest *in)
 int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *payload, size_t len)
 {
 	return hub_ingest_publish_opts(in, topic, payload, len, 1, 0);
+}
+
+/* One acknowledged publish: the response callbacks run on Paho's thread and may outlive a
+ * waiter that timed out, so the last of the two to let go frees it. */
+struct ack_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, ok, refs;
+};
+
+static void ack_release(struct ack_wait *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int last = --w->refs == 0;
+	pthread_mutex_unlock(&w->lock);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+static void ack_done(struct ack_wait *w, int ok)
+{
+	pthread_mutex_lock(&w->lock);
+	w->done = 1;
+	w->ok = ok;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	ack_release(w);
+}
+
+static void on_ack(void *ctx, MQTTAsync_successData *d)
+{
+	(void)d;
+	ack_done(ctx, 1);
+}
+
+static void on_ack5(void *ctx, MQTTAsync_successData5 *d)
+{
+	(void)d;
+	ack_done(ctx, 1);
+}
+
+static void on_nack(void *ctx, MQTTAsync_failureData *d)
+{
+	(void)d;
+	ack_done(ctx, 0);
+}
+
+static void on_nack5(void *ctx, MQTTAsync_failureData5 *d)
+{
+	(void)d;
+	ack_done(ctx, 0);
+}
+
+static int ack_wait_for(struct ack_wait *w, int timeout_ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &ts) == 0)
+		;
+	int ok = w->done && w->ok;
+	pthread_mutex_unlock(&w->lock);
+	return ok;
+}
+
+int hub_ingest_publish_acked(void *ctx, const char *topic, const void *payload, size_t len,
+			     int qos, int retained)
+{
+	struct hub_ingest *in = ctx;
+	if (qos < 0 || qos > 2 || len > INT_MAX)
+		return HUB_EINVAL;
+	if (atomic_load(&in->stopping))
+		return HUB_EAGAIN;
+	MQTTAsync_message m = MQTTAsync_message_initializer;
+	m.payload = (void *)payload;
+	m.payloadlen = (int)len;
+	m.qos = qos;
+	m.retained = retained ? 1 : 0;
+	struct ack_wait *w = hub_xcalloc(1, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->refs = 2;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	ro.context = w;
+	if (in->cfg->mqtt.version == 5) {
+		ro.onSuccess5 = on_ack5;
+		ro.onFailure5 = on_nack5;
+	} else {
+		ro.onSuccess = on_ack;
+		ro.onFailure = on_nack;
+	}
+	if (MQTTAsync_sendMessage(in->client, topic, &m, &ro) != MQTTASYNC_SUCCESS) {
+		w->refs = 1; /* no callback will come */
+		ack_release(w);
+		return HUB_EAGAIN;
+	}
+	/* Delivered means acknowledged by the broker: a message only queued in the client is lost
+	 * with the process. */
+	int ok = ack_wait_for(w, PUBLISH_ACK_WAIT_MS);
+	ack_release(w);
+	return ok ? HUB_OK : HUB_EAGAIN;
 }
 
 int hub_ingest_publish_opts(void *ctx, const char *topic, const void *payload, size_t len, int qos,

@@ -193,7 +193,7 @@ static const char *state_dir(const struct hub_config *cfg)
 static int start_notifiers(struct hub *h)
 {
 	char err[512] = "";
-	struct hub_notify_env env = {state_dir(&h->cfg), hub_ingest_publish_opts, h->ingest};
+	struct hub_notify_env env = {state_dir(&h->cfg), hub_ingest_publish_acked, h->ingest};
 	if (mkdir(state_dir(&h->cfg), 0750) != 0 && errno != EEXIST) {
 		hub_error("msg=\"cannot create alerts.state_dir\" dir=%s err=\"%s\"",
 			  state_dir(&h->cfg), strerror(errno));

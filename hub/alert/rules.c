@@ -38,11 +38,12 @@ static int in_hours(const struct hub_alerts *a, const struct rule *r, int64_t ts
 	return r->h1 < r->h2 ? (h >= r->h1 && h < r->h2) : (h >= r->h1 || h < r->h2);
 }
 
-/* above/below with hysteresis: while the instance is active the breach lasts until clear. */
+/* above/below with hysteresis: once firing, the breach lasts until the value passes clear
+ * (while pending it must stay past the threshold itself). */
 static int breaches(const struct rule *r, const struct inst *in, double x)
 {
 	const struct hub_cfg_rule *c = r->cfg;
-	int active = in->state != ST_INACTIVE;
+	int active = in->state == ST_FIRING;
 	if (!isnan(c->above))
 		return x >= (active && !isnan(c->clear) ? c->clear : c->above);
 	return x <= (active && !isnan(c->clear) ? c->clear : c->below);
@@ -55,7 +56,7 @@ static int band_of(const struct rule *r, const struct inst *in, double v)
 	for (size_t i = 0; i < r->nbands; i++)
 		if (v >= r->bands[i].above)
 			raw = (int)i + 1;
-	int cur = in->state == ST_FIRING ? in->level : in->state == ST_PENDING ? in->pend_level : 0;
+	int cur = in->state == ST_FIRING ? in->level : 0;
 	if (raw >= cur || cur == 0)
 		return raw;
 	return v < r->bands[cur - 1].above - r->cfg->clear_margin ? raw : cur;

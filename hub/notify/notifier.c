@@ -291,7 +291,10 @@ static enum step next_step(struct hub_notifier *n, long long next_tick, json_t *
 				batch[i] = n->ring[(n->head + i) % n->cap];
 			return STEP_DELIVER;
 		}
-		long long until = n->stopping ? n->deadline_ms : next_tick;
+		/* Without a tick, next_tick means nothing: sleep until woken (or a second). */
+		long long until = n->stopping ? n->deadline_ms
+				  : n->ops->tick  ? next_tick
+						  : now + 1000;
 		if (n->len > 0 && n->retry_at < until)
 			until = n->retry_at;
 		wait_until(n, until);

@@ -40,7 +40,10 @@ def to_yaml(obj, indent=0):
                 out.append(f"{pad}{k}: {_yaml_scalar(v)}")
     elif isinstance(obj, list):
         for item in obj:
-            text = to_yaml(item, indent + 2).lstrip()
+            if isinstance(item, (dict, list)):
+                text = to_yaml(item, indent + 2).lstrip()
+            else:
+                text = _yaml_scalar(item)
             out.append(f"{pad}- {text}")
     return "\n".join(out)
 
