@@ -15,14 +15,13 @@
 /* Readings above this are not concentrations (1 kg/m3); refusing them keeps every sum finite. */
 #define MAX_UG_M3 1e9
 
-/* Breakpoint tables of the hourly VN_AQI, Decision 1459/QD-TCMT (Tong cuc Moi truong,
- * 12 Nov 2019), Table 1 ("Bang 1", the BP_i values for the hourly AQI, ug/m3). Transcribed by
- * hand from the decision's table (rows I = 0..500; O3, CO, SO2, NO2, PM10, PM2.5 columns) as
- * restated in issue 11 and the task brief; the decision's own text could not be consulted where
- * this was written, so the O3, NO2, CO and SO2 columns rest on that transcription alone (the
- * PM2.5 and PM10 columns are also quoted in issue 11). CO is in ug/m3 (10000 ug/m3 = 10 mg/m3).
- * The decision's Table 1 has no hourly O3 value beyond I = 500; above a column's last
- * breakpoint the sub-index is 500 here, as the brief asks. */
+/* Breakpoints BP_i of the hourly VN_AQI: Decision 1459/QD-TCMT (Tong cuc Moi truong, 12 Nov
+ * 2019), its table of hourly breakpoints, ug/m3 (CO too: 10000 ug/m3 = 10 mg/m3). The numbers
+ * were transcribed from that table as restated in issue 11 and the task brief; the decision's
+ * own text could not be opened where this was written. The PM2.5 and PM10 rows are quoted in
+ * the issue itself; the O3, NO2, CO and SO2 rows agree with the author's recollection of the
+ * table but were NOT checked against the published text: check them before relying on them.
+ * Above a row's last breakpoint the sub-index is 500. */
 static const int bp_index[NBP] = {0, 50, 100, 150, 200, 300, 400, 500};
 static const double bp_conc[HUB_AQI_NPOLL][NBP] = {
 	[HUB_AQI_PM25] = {0, 25, 50, 80, 150, 250, 350, 500},
@@ -37,7 +36,8 @@ static const char *const poll_names[HUB_AQI_NPOLL] = {
 	[HUB_AQI_PM25] = "pm25", [HUB_AQI_PM10] = "pm10", [HUB_AQI_O3] = "o3",
 	[HUB_AQI_NO2] = "no2",   [HUB_AQI_CO] = "co",     [HUB_AQI_SO2] = "so2"};
 
-/* Category limits (upper index of each category) and ASCII names, Decision 1459 section 3. */
+/* Category limits (upper index of each category) and ASCII names, as published with Decision
+ * 1459 (CEM's announcement of 13 Nov 2019 lists the same ranges and names). */
 static const struct {
 	int upper;
 	const char *name;
@@ -47,8 +47,8 @@ static const struct {
 struct station {
 	char id[sizeof(((struct hub_aqi_result *)0)->station)];
 	char district[sizeof(((struct hub_aqi_result *)0)->district)];
-	int64_t hour;                /* the open hour, as floor(ts_ns / HOUR_NS) */
-	double sum[HUB_AQI_NPOLL];   /* the open hour's readings */
+	int64_t hour;              /* the open hour, as floor(ts_ns / HOUR_NS) */
+	double sum[HUB_AQI_NPOLL]; /* the open hour's readings */
 	int64_t count[HUB_AQI_NPOLL];
 	/* Closed hourly means, mean[p][i] of hour (hour - 1 - i); NAN = no data. Shifted by one
 	 * slot per closed hour: 12 slots, so a shift costs no more than a ring's bookkeeping. */
@@ -240,7 +240,8 @@ static void fill_result(const struct station *s, int64_t closed_hour, struct hub
 		out->conc[p] = pm ? hub_aqi_nowcast(s->mean[p], NHOURS) : s->mean[p][0];
 		out->sub[p] = hub_aqi_subindex((enum hub_aqi_pollutant)p, out->conc[p]);
 	}
-	/* The decision computes no index without PM2.5 or PM10 ("at least one of the two"). */
+	/* The decision computes no index without PM2.5 or PM10: "at least one of the two" must be
+	 * in the calculation (CEM's announcement of the decision says so too). */
 	if (out->sub[HUB_AQI_PM25] < 0 && out->sub[HUB_AQI_PM10] < 0) {
 		out->category = hub_aqi_category(-1, &out->category_name);
 		return;
@@ -389,7 +390,8 @@ int hub_aqi_load(struct hub_aqi *a, const json_t *saved)
 	const json_t *stations = json_object_get(saved, "stations");
 	const json_t *dropped = json_object_get(saved, "dropped");
 	if (a->n != 0 || json_integer_value(json_object_get(saved, "version")) != SAVE_VERSION ||
-	    !json_is_array(stations) || !json_is_integer(dropped) || json_integer_value(dropped) < 0)
+	    !json_is_array(stations) || !json_is_integer(dropped) ||
+	    json_integer_value(dropped) < 0)
 		return HUB_EINVAL;
 	int rc = HUB_OK;
 	for (size_t i = 0; rc == HUB_OK && i < json_array_size(stations); i++)

@@ -8,9 +8,10 @@
  *  - PM2.5 and PM10 use the NowCast over the last 12 hours: w* = cmin/cmax over those hours,
  *    w = w* if w* > 1/2 else 1/2; Nowcast = sum(w^(i-1) c_i) / sum(w^(i-1)) over hours with
  *    data (i = 1 the latest hour); at least 2 of the last 3 hours must have data, else no value;
- *    (the decision writes the w = 1/2 case as sum((1/2)^i c_i): with all 12 hours present that
- *    is the formula above divided by 1 + 2^-12, a 0.02 % difference; with gaps the normalised
- *    form above is used, as the US EPA NowCast it derives from does);
+ *    (as recalled, not checked against the text: the decision writes the w = 1/2 case as
+ *    sum((1/2)^i c_i); with all 12 hours present that is the formula above times 1 - 2^-12, a
+ *    0.02 % difference; with gaps the normalised form above is used, as in the US EPA NowCast
+ *    the decision follows);
  *  - O3, NO2, CO, SO2 use the hourly mean itself;
  *  - the sub-index is the linear interpolation on the breakpoint table, rounded to an integer
  *    (values above the last breakpoint give 500);
@@ -35,10 +36,11 @@ struct hub_aqi_result {
 	int64_t hour_end_ns; /* end of the hour (the record's timestamp) */
 	int aqi;             /* station index, 0..500; -1 = not enough data */
 	int category;        /* 1..6; 0 when aqi is -1 */
-	const char *category_name; /* ASCII: "Tot", "Trung binh", "Kem", "Xau", "Rat xau", "Nguy hai";
-				    * "" when aqi is -1 (static strings) */
-	const char *dominant;      /* field name of the pollutant with the highest sub-index, e.g. "pm25"
-				    * (the first in enum order on a tie); "" when aqi is -1 */
+	/* ASCII, static: "Tot", "Trung binh", "Kem", "Xau", "Rat xau", "Nguy hai"; "" if aqi -1 */
+	const char *category_name;
+	/* field name of the pollutant with the highest sub-index, e.g. "pm25" (the first in enum
+	 * order on a tie); "" when aqi is -1 */
+	const char *dominant;
 	int sub[HUB_AQI_NPOLL];    /* sub-index per pollutant, -1 when no value */
 	double conc[HUB_AQI_NPOLL]; /* concentration used (NowCast for PM), ug/m3; NAN when none */
 };
@@ -63,7 +65,8 @@ int hub_aqi_pollutant(const char *field);
  * the station's open hour, that hour is closed first: its result is written to *out and 1 is
  * returned (0 otherwise); hours skipped in between enter the history as hours without data and
  * give no result. Readings older than the open hour, and concentrations that are negative,
- * not finite or above 1e9 ug/m3, are ignored (returns 0). district (NULL or "" = keep the last one seen) is the station's tag. */
+ * not finite or above 1e9 ug/m3, are ignored (returns 0).
+ * district (NULL or "" = keep the last one seen) is the station's tag. */
 int hub_aqi_add(struct hub_aqi *a, const char *station, const char *district,
 		enum hub_aqi_pollutant p, double ug_m3, int64_t ts_ns, struct hub_aqi_result *out);
 
@@ -84,7 +87,8 @@ int hub_aqi_category(int aqi, const char **name);
 json_t *hub_aqi_save(const struct hub_aqi *a);
 
 /* Restores state saved by hub_aqi_save into an empty calculator. HUB_OK, or HUB_EINVAL when
- * a is not empty or saved is malformed (a is then left as it was). When max_stations is now smaller, the first stations are kept. */
+ * a is not empty or saved is malformed (a is then left as it was).
+ * When max_stations is now smaller, the first stations (in id order) are kept. */
 int hub_aqi_load(struct hub_aqi *a, const json_t *saved);
 
 #endif

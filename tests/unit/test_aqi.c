@@ -253,9 +253,10 @@ static void categories_at_every_boundary(void **state)
 		int aqi, cat;
 		const char *name;
 	} cases[] = {
-		{0, 1, "Tot"},        {50, 1, "Tot"},      {51, 2, "Trung binh"}, {100, 2, "Trung binh"},
-		{101, 3, "Kem"},      {150, 3, "Kem"},     {151, 4, "Xau"},       {200, 4, "Xau"},
-		{201, 5, "Rat xau"},  {300, 5, "Rat xau"}, {301, 6, "Nguy hai"},  {500, 6, "Nguy hai"},
+		{0, 1, "Tot"},       {50, 1, "Tot"},       {51, 2, "Trung binh"},
+		{100, 2, "Trung binh"}, {101, 3, "Kem"},   {150, 3, "Kem"},
+		{151, 4, "Xau"},     {200, 4, "Xau"},      {201, 5, "Rat xau"},
+		{300, 5, "Rat xau"}, {301, 6, "Nguy hai"}, {500, 6, "Nguy hai"},
 		{-1, 0, ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -549,7 +550,8 @@ static void load_rejects_bad_state(void **state)
 
 	/* A short history in the second station: refused, and nothing half-loaded stays. */
 	json_t *bad = json_deep_copy(saved);
-	json_t *means = json_object_get(json_array_get(json_object_get(bad, "stations"), 1), "means");
+	json_t *second = json_array_get(json_object_get(bad, "stations"), 1);
+	json_t *means = json_object_get(second, "means");
 	json_array_remove(json_object_get(means, "pm25"), 0);
 	struct hub_aqi *b = hub_aqi_new(8);
 	assert_int_equal(hub_aqi_load(b, bad), HUB_EINVAL);
