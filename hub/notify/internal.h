@@ -48,7 +48,7 @@ struct hub_post *hub_post_new(const char *url, long timeout_ms, const char *toke
 /* POSTs body with the given extra headers (NULL-terminated array, may be NULL); *status is the
  * HTTP status (0 on a network error, then err has curl's message). HUB_OK when a reply came. */
 int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *const *headers,
-		  long *status, char *err, size_t errlen);
+                  long *status, char *err, size_t errlen);
 
 /* Returns the URL posted to. */
 const char *hub_post_url(const struct hub_post *p);

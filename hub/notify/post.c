@@ -64,7 +64,7 @@ struct hub_post *hub_post_new(const char *url, long timeout_ms, const char *toke
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "cityhub");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 p->timeout_ms < CONNECT_CAP_MS ? p->timeout_ms : CONNECT_CAP_MS);
+	                 p->timeout_ms < CONNECT_CAP_MS ? p->timeout_ms : CONNECT_CAP_MS);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &p->reply);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->curl_err);
@@ -97,7 +97,7 @@ fail:
 }
 
 int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *const *headers,
-		  long *status, char *err, size_t errlen)
+                  long *status, char *err, size_t errlen)
 {
 	*status = 0;
 	struct curl_slist *h = make_headers(p, headers);
@@ -115,7 +115,7 @@ int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s: %s", p->url,
-			 p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
+		         p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
 		return HUB_EIO;
 	}
 	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, status);

@@ -59,8 +59,8 @@ static int set_option(struct hub_cfg_notifier *c, int *stop_ms, char *kv)
 		const char *key;
 		int *dst;
 	} ints[] = {{"resend_ms", &c->resend_ms},         {"timeout_ms", &c->timeout_ms},
-		    {"retry_base_ms", &c->retry_base_ms}, {"retry_cap_ms", &c->retry_cap_ms},
-		    {"queue_max", &c->queue_max},         {"stop_ms", stop_ms}};
+	            {"retry_base_ms", &c->retry_base_ms}, {"retry_cap_ms", &c->retry_cap_ms},
+	            {"queue_max", &c->queue_max},         {"stop_ms", stop_ms}};
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
 		if (strcmp(kv, ints[i].key) == 0)
 			return parse_int(v, ints[i].dst);
@@ -141,13 +141,13 @@ int main(int argc, char **argv)
 	hub_notifier_stop(n, stop_ms);
 	char why[512];
 	int ok = hub_notifier_healthy(n, why, sizeof why);
-	json_t *out = json_pack(
-		"{sIsbsssfsfsfsfsf}", "watermark", (json_int_t)hub_notifier_watermark(n), "healthy",
-		ok, "why", why, "sent", metric("cityhub_notify_sent_total", c.name), "failed",
-		metric("cityhub_notify_failed_total", c.name), "retries",
-		metric("cityhub_notify_retries_total", c.name), "dropped",
-		metric("cityhub_notify_dropped_total", c.name), "skipped",
-		metric("cityhub_notify_skipped_total", c.name));
+	json_t *out = json_pack("{sIsbsssfsfsfsfsf}", "watermark",
+	                        (json_int_t)hub_notifier_watermark(n), "healthy", ok, "why", why,
+	                        "sent", metric("cityhub_notify_sent_total", c.name), "failed",
+	                        metric("cityhub_notify_failed_total", c.name), "retries",
+	                        metric("cityhub_notify_retries_total", c.name), "dropped",
+	                        metric("cityhub_notify_dropped_total", c.name), "skipped",
+	                        metric("cityhub_notify_skipped_total", c.name));
 	hub_notifier_free(n);
 	char *s = json_dumps(out, JSON_COMPACT);
 	printf("%s\n", s);
