@@ -208,6 +208,47 @@ class AlertmanagerTest(unittest.TestCase):
             proc.stdout.close()
 
 
+class AlertmanagerClusterTest(unittest.TestCase):
+    """Two Alertmanagers in one gossip cluster (issue 14): one is killed, alerts stay visible
+    and resolve on the other."""
+
+    def setUp(self):
+        self.am = services.Alertmanager.cluster(2)
+        for am in self.am:
+            am.start()
+        self.state = tempfile.mkdtemp(prefix="cityhub-notify-state-")
+
+    def tearDown(self):
+        for am in self.am:
+            am.close()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def test_killed_member(self):
+        urls = [am.url for am in self.am]
+        for am in self.am:
+            services.wait_until(lambda: len(json.loads(services._http(
+                "GET", am.url + "/api/v2/status")[1])["cluster"]["peers"]) == 2, 30,
+                what="cluster of two")
+        first = make_event(1, "firing", "wl-01", level="III")
+        out = drive("alertmanager", "amc", self.state, urls, [first, "wait"])
+        self.assertEqual(out["sent"], 1, out)
+        for am in self.am:
+            services.wait_until(lambda: find_alert(am, expected_labels(first)), 10,
+                                what="alert on " + am.url)
+        self.am[1].kill()
+        second = make_event(2, "firing", "wl-02", level="II")
+        resolve = make_event(3, "resolved", "wl-01", level="III",
+                             starts=parse_time(first["starts_at"]), ends=time.time())
+        out = drive("alertmanager", "amc", self.state, urls, [second, resolve, "wait"])
+        self.assertEqual(out["watermark"], 3, out)
+        self.assertEqual(out["retries"], 0, out)
+        live = self.am[0]
+        services.wait_until(lambda: find_alert(live, expected_labels(second)), 10,
+                            what="new alert on the survivor")
+        services.wait_until(lambda: find_alert(live, expected_labels(first)) is None, 10,
+                            what="resolve on the survivor")
+
+
 class WebhookTest(unittest.TestCase):
     SECRET = "s3cr3t-key"
     TOKEN = "tok-123"
