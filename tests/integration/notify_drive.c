@@ -1,8 +1,10 @@
 /* Drives one notifier for tests/integration/test_notify.py.
  *
  * Usage: notify_drive TYPE NAME STATE_DIR URL[,URL...] [key=value ...]
- *   keys: secret, token, resend_ms, timeout_ms, retry_base_ms, retry_cap_ms, queue_max,
- *         stop_ms (how long stop() may deliver at the end, default 10000)
+ *   keys: secret, token, topic_prefix, resend_ms, timeout_ms, retry_base_ms, retry_cap_ms,
+ *         queue_max, stop_ms (how long stop() may deliver at the end, default 10000)
+ * For TYPE mqtt, URL is the broker's: the hub's own MQTT client (hub/ingest.c, with a journal
+ * in STATE_DIR/journal) publishes through hub_ingest_publish_opts, as in the daemon.
  * Reads stdin line by line: a JSON object is an event to push; "sleep MS" sleeps; "wait"
  * waits (up to 30 s) until the watermark reaches the highest seq pushed. At end of input it
  * stops the notifier and prints one JSON line with the watermark, the health and the metrics. */
@@ -14,8 +16,19 @@
 
 #include "buf.h"
 #include "cityhub/error.h"
+#include "ingest.h"
+#include "journal.h"
 #include "metrics.h"
 #include "notify/notify.h"
+
+/* The hub's MQTT client for the mqtt notifier, as the daemon sets it up. */
+struct mqtt_side {
+	struct hub_config cfg;
+	struct hub_cfg_route route;
+	struct hub_journal *journal;
+	struct hub_ingest *in;
+	char *journal_dir;
+};
 
 static void sleep_ms(long ms)
 {
@@ -68,6 +81,8 @@ static int set_option(struct hub_cfg_notifier *c, int *stop_ms, char *kv)
 		c->secret = hub_xstrdup(v);
 	else if (strcmp(kv, "token") == 0)
 		c->token = hub_xstrdup(v);
+	else if (strcmp(kv, "topic_prefix") == 0)
+		c->topic_prefix = hub_xstrdup(v);
 	else
 		return HUB_EINVAL;
 	return HUB_OK;
@@ -78,6 +93,50 @@ static double metric(const char *name, const char *notifier)
 	char labels[200];
 	snprintf(labels, sizeof labels, "notifier=\"%s\"", notifier);
 	return hub_metric_value(hub_counter(name, "", labels));
+}
+
+/* Connects the hub's client to url (subscribed to a filter nothing publishes on). */
+static int mqtt_open(struct mqtt_side *m, const char *url, const char *state_dir)
+{
+	char err[512];
+	struct hub_buf dir = {0};
+	hub_buf_printf(&dir, "%s/journal", state_dir);
+	m->journal_dir = dir.data;
+	struct hub_journal_opts o = {m->journal_dir, 64 << 20, 4 << 20,
+	                             HUB_FSYNC_NONE, 0,        HUB_FULL_BLOCK};
+	m->journal = hub_journal_open(&o, err, sizeof err);
+	if (!m->journal)
+		goto fail;
+	m->route.filter = "cityhub-notify-drive/unused/#";
+	m->cfg.mqtt.url = (char *)url;
+	m->cfg.mqtt.client_id = "cityhub-notify-drive";
+	m->cfg.mqtt.version = 3;
+	m->cfg.mqtt.keepalive_s = 30;
+	m->cfg.mqtt.max_inflight = 20;
+	m->cfg.limits.max_payload_bytes = 1 << 20;
+	m->cfg.routes = &m->route;
+	m->cfg.nroutes = 1;
+	m->in = hub_ingest_new(&m->cfg, m->journal, err, sizeof err);
+	if (!m->in || hub_ingest_start(m->in) != HUB_OK)
+		goto fail;
+	for (int i = 0; i < 1000 && !hub_ingest_ready(m->in); i++)
+		sleep_ms(10);
+	if (hub_ingest_ready(m->in))
+		return HUB_OK;
+	snprintf(err, sizeof err, "not connected to %s", url);
+fail:
+	fprintf(stderr, "notify_drive: mqtt: %s\n", err);
+	return HUB_EIO;
+}
+
+static void mqtt_close(struct mqtt_side *m)
+{
+	if (m->in) {
+		hub_ingest_stop(m->in, 5000);
+		hub_ingest_free(m->in);
+	}
+	hub_journal_close(m->journal);
+	free(m->journal_dir);
 }
 
 static void run_input(struct hub_notifier *n)
@@ -131,10 +190,18 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	struct hub_notify_env env = {.state_dir = argv[3]};
+	struct mqtt_side m = {0};
+	if (strcmp(c.type, "mqtt") == 0) {
+		if (mqtt_open(&m, c.urls[0], argv[3]) != HUB_OK)
+			return 1;
+		env.publish = hub_ingest_publish_opts;
+		env.publish_ctx = m.in;
+	}
 	char err[512];
 	struct hub_notifier *n = hub_notifier_start(&c, &env, err, sizeof err);
 	if (!n) {
 		fprintf(stderr, "notify_drive: %s\n", err);
+		mqtt_close(&m);
 		return 1;
 	}
 	run_input(n);
@@ -149,6 +216,7 @@ int main(int argc, char **argv)
 	                        metric("cityhub_notify_dropped_total", c.name), "skipped",
 	                        metric("cityhub_notify_skipped_total", c.name));
 	hub_notifier_free(n);
+	mqtt_close(&m);
 	char *s = json_dumps(out, JSON_COMPACT);
 	printf("%s\n", s);
 	free(s);
@@ -158,6 +226,7 @@ int main(int argc, char **argv)
 	free(c.urls);
 	free(c.secret);
 	free(c.token);
+	free(c.topic_prefix);
 	hub_metrics_reset();
 	return 0;
 }

@@ -249,6 +249,60 @@ class AlertmanagerClusterTest(unittest.TestCase):
                             what="resolve on the survivor")
 
 
+class MqttTest(unittest.TestCase):
+    """The mqtt notifier through the hub's own client against a real mosquitto: retained state
+    per alert (cleared on resolve) and the QoS 1 event stream."""
+
+    def setUp(self):
+        self.broker = services.Mosquitto()
+        self.broker.start()
+        self.state = tempfile.mkdtemp(prefix="cityhub-notify-state-")
+
+    def tearDown(self):
+        self.broker.close()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def sub(self, *args, check=False):
+        proc = services.run_helper("mosquitto_sub", ["-h", "127.0.0.1", "-p",
+                                                     str(self.broker.port)] + list(args),
+                                   timeout=30, check=check)
+        return proc.stdout.decode("utf-8")
+
+    def retained(self):
+        """Returns {topic: payload} of every retained message under city/alerts/."""
+        out = self.sub("-t", "city/alerts/#", "--retained-only", "-W", "2", "-v",
+                       "-F", "%t\t%p")
+        return dict(line.split("\t", 1) for line in out.splitlines() if line)
+
+    def test_retained_state_and_event_stream(self):
+        # A persistent QoS 1 session that the broker fills while nobody listens.
+        self.sub("-c", "-i", "stream-reader", "-q", "1", "-t", "city/alerts/events", "-E",
+                 check=True)
+        fire = make_event(1, "firing", "sal/+#1", level="III")
+        out = drive("mqtt", "mq", self.state, [self.broker.url], [fire, "wait"],
+                    topic_prefix="city")
+        self.assertEqual(out["watermark"], 1, out)
+        self.assertEqual(out["sent"], 1, out)
+        state_topic = "city/alerts/salinity_high/sal___1/III"
+        kept = self.retained()
+        self.assertEqual(list(kept), [state_topic])
+        self.assertEqual(json.loads(kept[state_topic]), fire)
+
+        resolve = make_event(2, "resolved", "sal/+#1", level="III",
+                             starts=parse_time(fire["starts_at"]), ends=time.time())
+        out = drive("mqtt", "mq", self.state, [self.broker.url], [fire, resolve, "wait"],
+                    topic_prefix="city")
+        self.assertEqual(out["skipped"], 1, out)
+        self.assertEqual(out["watermark"], 2, out)
+        self.assertEqual(self.retained(), {})
+
+        stream = self.sub("-c", "-i", "stream-reader", "-q", "1", "-t", "city/alerts/events",
+                          "-C", "2", "-W", "10")
+        got = [json.loads(line) for line in stream.splitlines() if line]
+        self.assertEqual([e["id"] for e in got], [fire["id"], resolve["id"]])
+        self.assertEqual(got, [fire, resolve])
+
+
 class WebhookTest(unittest.TestCase):
     SECRET = "s3cr3t-key"
     TOKEN = "tok-123"
