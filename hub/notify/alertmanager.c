@@ -292,8 +292,11 @@ static int add_instance(struct am *a, const char *url)
 	in->post = hub_post_new(u.data, a->cfg->timeout_ms, a->cfg->token);
 	hub_buf_clear(&u);
 	hub_buf_printf(&u, "notifier=\"%s\",url=\"", a->cfg->name);
-	for (const char *p = url; *p; p++)
-		hub_buf_append(&u, *p == '"' || *p == '\\' || *p == '\n' ? "_" : p, 1);
+	size_t from = u.len;
+	hub_notify_redact_url(url, &u);
+	for (size_t i = from; i < u.len; i++)
+		if (u.data[i] == '"' || u.data[i] == '\\' || u.data[i] == '\n')
+			u.data[i] = '_';
 	hub_buf_puts(&u, "\"");
 	in->errors = hub_counter("cityhub_notify_instance_errors_total",
 	                         "Requests to one Alertmanager instance that failed.", u.data);

@@ -50,7 +50,10 @@ struct hub_post *hub_post_new(const char *url, long timeout_ms, const char *toke
 int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *const *headers,
                   long *status, char *err, size_t errlen);
 
-/* Returns the URL posted to. */
+/* Appends url without its user:password@ part (for logs and metric labels) to out. */
+void hub_notify_redact_url(const char *url, struct hub_buf *out);
+
+/* Returns the URL posted to, without user:password@. */
 const char *hub_post_url(const struct hub_post *p);
 
 /* Frees the client; NULL is a no-op. */

@@ -42,6 +42,8 @@ static int webhook_init(const struct hub_cfg_notifier *cfg, const struct hub_not
 	const char *why = NULL;
 	if (!cfg->urls || !cfg->urls[0] || !*cfg->urls[0])
 		why = "a webhook needs a URL (urls[0])";
+	else if (cfg->urls[1])
+		why = "a webhook takes one URL";
 	else if (bad_header_value(cfg->token))
 		why = "token must not contain a line break";
 	if (why) {

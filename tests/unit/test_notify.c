@@ -400,6 +400,29 @@ static void test_start_checks(void **st)
 	c.type = "webhook"; /* no URL */
 	assert_null(hub_notifier_start(&c, &env, err, sizeof err));
 	assert_non_null(strstr(err, "URL"));
+	char *two[] = {"http://a", "http://b", NULL};
+	c.urls = two;
+	assert_null(hub_notifier_start(&c, &env, err, sizeof err));
+	assert_non_null(strstr(err, "one URL"));
+	c.type = "alertmanager";
+	c.urls = NULL;
+	assert_null(hub_notifier_start(&c, &env, err, sizeof err));
+}
+
+static void test_redact_url(void **st)
+{
+	(void)st;
+	const char *v[][2] = {
+	    {"http://am:9093", "http://am:9093"},
+	    {"https://user:pw@am.example:9093/x?a=b@c", "https://am.example:9093/x?a=b@c"},
+	    {"http://h/p@q", "http://h/p@q"},
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		struct hub_buf b = {0};
+		hub_notify_redact_url(v[i][0], &b);
+		assert_string_equal(b.data, v[i][1]);
+		hub_buf_fini(&b);
+	}
 }
 
 /* ---- MQTT ---- */
@@ -553,6 +576,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_for_good_advances),
 	    cmocka_unit_test(test_stop_gives_up_at_deadline),
 	    cmocka_unit_test(test_start_checks),
+	    cmocka_unit_test(test_redact_url),
 	    cmocka_unit_test(test_topic_sanitising),
 	    cmocka_unit_test(test_mqtt_publishes),
 	    cmocka_unit_test(test_am_alert_layout),
