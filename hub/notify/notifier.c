@@ -47,6 +47,7 @@ struct hub_notifier {
 	uint64_t rng;       /* the notifier thread's, as the two below */
 	unsigned attempt;   /* failed attempts in a row */
 	long long retry_at; /* monotonic ms before which the head is not offered again */
+	int stop_seen;      /* the thread has seen stopping (and cut the backoff short once) */
 	struct hub_metric *sent, *failed, *dropped, *retries, *skipped, *queue;
 };
 
@@ -281,6 +282,11 @@ static enum step next_step(struct hub_notifier *n, long long next_tick, json_t *
 {
 	for (;;) {
 		long long now = hub_now_mono_ms();
+		if (n->stopping && !n->stop_seen) {
+			/* One more try at once: the last chance may come before the backoff ends. */
+			n->stop_seen = 1;
+			n->retry_at = 0;
+		}
 		if (n->stopping && (n->len == 0 || now >= n->deadline_ms))
 			return STEP_EXIT;
 		if (!n->stopping && n->ops->tick && now >= next_tick)

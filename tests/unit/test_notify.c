@@ -381,6 +381,28 @@ static void test_stop_gives_up_at_deadline(void **st)
 	hub_notifier_free(n);
 }
 
+static void test_stop_retries_at_once(void **st)
+{
+	(void)st;
+	fake_reset();
+	fake.fail_first = 1;
+	struct hub_cfg_notifier c = cfg_of("stopretry", 10);
+	c.retry_base_ms = c.retry_cap_ms = 60000; /* the backoff would outlast the stop */
+	struct hub_notify_env env = {0};
+	char err[256];
+	struct hub_notifier *n = hub_notifier_start_ops(&fake_ops, &c, &env, err, sizeof err);
+	assert_non_null(n);
+	assert_int_equal(push_seq(n, 1), HUB_OK);
+	for (int i = 0; i < 500 && metric("cityhub_notify_retries_total", "stopretry") < 1; i++)
+		usleep(10000);
+	long long t0 = hub_now_mono_ms();
+	hub_notifier_stop(n, 3000);
+	assert_true(hub_now_mono_ms() - t0 < 1000);
+	assert_int_equal(fake.nseq, 1);
+	assert_int_equal(hub_notifier_watermark(n), 1);
+	hub_notifier_free(n);
+}
+
 static void test_start_checks(void **st)
 {
 	(void)st;
@@ -575,6 +597,7 @@ int main(void)
 	    cmocka_unit_test(test_backoff_then_success),
 	    cmocka_unit_test(test_refused_for_good_advances),
 	    cmocka_unit_test(test_stop_gives_up_at_deadline),
+	    cmocka_unit_test(test_stop_retries_at_once),
 	    cmocka_unit_test(test_start_checks),
 	    cmocka_unit_test(test_redact_url),
 	    cmocka_unit_test(test_topic_sanitising),
