@@ -58,7 +58,7 @@ static void put_label_name(struct hub_buf *b, const char *k)
 	for (; *k; k++) {
 		char c = *k;
 		int ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9');
+		         (c >= '0' && c <= '9');
 		hub_buf_append(b, ok ? &c : "_", 1);
 	}
 }
@@ -93,7 +93,8 @@ static json_t *string_map(json_t *src, int drop_empty)
 	const char *k;
 	json_t *v;
 	struct hub_buf name = {0};
-	json_object_foreach(src, k, v) {
+	json_object_foreach(src, k, v)
+	{
 		json_t *s = as_string(v);
 		if (!s || (drop_empty && json_string_length(s) == 0)) {
 			json_decref(s);
@@ -151,7 +152,7 @@ json_t *hub_notify_am_alert(const json_t *event, int64_t ends_ns)
 	json_t *alert = json_object();
 	json_object_set_new(alert, "labels", labels);
 	json_object_set_new(alert, "annotations",
-			    string_map(json_object_get(event, "annotations"), 0));
+	                    string_map(json_object_get(event, "annotations"), 0));
 	int64_t starts;
 	if (event_time(event, "starts_at", &starts) == HUB_OK ||
 	    event_time(event, "at", &starts) == HUB_OK)
@@ -176,10 +177,10 @@ static void note_instance(struct am *a, struct instance *in, int ok, const char 
 		hub_metric_add(in->errors, 1);
 	if (in->ok && !ok)
 		hub_warn("msg=\"alertmanager instance failing\" notifier=%s url=%s error=\"%s\"",
-			 a->cfg->name, hub_post_url(in->post), why);
+		         a->cfg->name, hub_post_url(in->post), why);
 	else if (!in->ok && ok)
 		hub_info("msg=\"alertmanager instance recovered\" notifier=%s url=%s", a->cfg->name,
-			 hub_post_url(in->post));
+		         hub_post_url(in->post));
 	in->ok = ok;
 }
 
@@ -196,8 +197,8 @@ static int send_all(struct am *a, const char *body, char *err, size_t errlen)
 		int ok = status >= 200 && status < 300;
 		if (!ok && status != 0) {
 			hub_post_reply(in->post, reply, sizeof reply);
-			snprintf(why, sizeof why, "%s: HTTP %ld: %s", hub_post_url(in->post), status,
-				 reply);
+			snprintf(why, sizeof why, "%s: HTTP %ld: %s", hub_post_url(in->post),
+			         status, reply);
 		}
 		note_instance(a, in, ok, why);
 		took += ok;
@@ -234,7 +235,7 @@ static void save_set(struct am *a)
 	if (json_dump_file(a->set, tmp.data, JSON_COMPACT) != 0 ||
 	    rename(tmp.data, a->save_path) != 0)
 		hub_warn("msg=\"cannot save the alerts sent\" notifier=%s path=%s", a->cfg->name,
-			 a->save_path);
+		         a->save_path);
 	hub_buf_fini(&tmp);
 }
 
@@ -253,8 +254,8 @@ static void load_set(struct am *a)
 static void remember(struct am *a, json_t *alert, int64_t resolved_until)
 {
 	char *key = json_dumps(json_object_get(alert, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
-	json_t *entry = json_pack("{sOsI}", "alert", alert, "resolved_until",
-				  (json_int_t)resolved_until);
+	json_t *entry =
+	    json_pack("{sOsI}", "alert", alert, "resolved_until", (json_int_t)resolved_until);
 	json_object_set_new(a->set, key, entry);
 	free(key);
 }
@@ -291,11 +292,14 @@ static int add_instance(struct am *a, const char *url)
 	in->post = hub_post_new(u.data, a->cfg->timeout_ms, a->cfg->token);
 	hub_buf_clear(&u);
 	hub_buf_printf(&u, "notifier=\"%s\",url=\"", a->cfg->name);
-	for (const char *p = url; *p; p++)
-		hub_buf_append(&u, *p == '"' || *p == '\\' || *p == '\n' ? "_" : p, 1);
+	size_t from = u.len;
+	hub_notify_redact_url(url, &u);
+	for (size_t i = from; i < u.len; i++)
+		if (u.data[i] == '"' || u.data[i] == '\\' || u.data[i] == '\n')
+			u.data[i] = '_';
 	hub_buf_puts(&u, "\"");
 	in->errors = hub_counter("cityhub_notify_instance_errors_total",
-				 "Requests to one Alertmanager instance that failed.", u.data);
+	                         "Requests to one Alertmanager instance that failed.", u.data);
 	hub_buf_fini(&u);
 	in->ok = 1;
 	if (!in->post)
@@ -305,7 +309,7 @@ static int add_instance(struct am *a, const char *url)
 }
 
 static int am_init(const struct hub_cfg_notifier *cfg, const struct hub_notify_env *env,
-		   void **state, char *err, size_t errlen)
+                   void **state, char *err, size_t errlen)
 {
 	if (am_check(cfg, err, errlen) != HUB_OK)
 		return HUB_EINVAL;
@@ -317,7 +321,8 @@ static int am_init(const struct hub_cfg_notifier *cfg, const struct hub_notify_e
 	a->inst = hub_xcalloc(n, sizeof *a->inst);
 	for (size_t i = 0; i < n; i++)
 		if (add_instance(a, cfg->urls[i]) != HUB_OK) {
-			snprintf(err, errlen, "notifier %s: cannot create an HTTP client", cfg->name);
+			snprintf(err, errlen, "notifier %s: cannot create an HTTP client",
+			         cfg->name);
 			am_free(a);
 			return HUB_EIO;
 		}
@@ -357,16 +362,19 @@ static int am_deliver(void *state, json_t *const *events, size_t n, char *err, s
 		int resolved;
 		json_t *alert = alert_of(a, events[i], now, &resolved);
 		if (!alert) {
+			const char *id = hub_notify_event_str(events[i], "id");
 			hub_warn("msg=\"alert event without labels, not sent\" notifier=%s id=%s",
-				 a->cfg->name, hub_notify_event_str(events[i], "id"));
+			         a->cfg->name, id ? id : "?");
 			continue;
 		}
 		remember(a, alert, resolved ? now + a->ttl_ns : 0);
 		json_array_append_new(arr, alert);
 	}
-	int rc = HUB_OK;
+	int rc = HUB_EREJECT;
 	if (json_array_size(arr) > 0)
 		rc = send_array(a, arr, err, errlen);
+	else
+		snprintf(err, errlen, "no event had labels to send");
 	json_decref(arr);
 	if (rc != HUB_EAGAIN)
 		save_set(a);
@@ -383,7 +391,8 @@ static int am_tick(void *state, int64_t now, char *err, size_t errlen)
 	json_t *arr = json_array();
 	const char *k;
 	json_t *entry, *tmp;
-	json_object_foreach_safe(a->set, tmp, k, entry) {
+	json_object_foreach_safe(a->set, tmp, k, entry)
+	{
 		json_int_t until = json_integer_value(json_object_get(entry, "resolved_until"));
 		json_t *alert = json_object_get(entry, "alert");
 		if (until > 0 && until < now) {
@@ -415,10 +424,10 @@ static void am_free(void *state)
 }
 
 const struct hub_notifier_ops hub_notify_alertmanager_ops = {
-	.type = "alertmanager",
-	.init = am_init,
-	.deliver = am_deliver,
-	.tick = am_tick,
-	.free_state = am_free,
-	.max_batch = 64,
+    .type = "alertmanager",
+    .init = am_init,
+    .deliver = am_deliver,
+    .tick = am_tick,
+    .free_state = am_free,
+    .max_batch = 64,
 };

@@ -48,9 +48,12 @@ struct hub_post *hub_post_new(const char *url, long timeout_ms, const char *toke
 /* POSTs body with the given extra headers (NULL-terminated array, may be NULL); *status is the
  * HTTP status (0 on a network error, then err has curl's message). HUB_OK when a reply came. */
 int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *const *headers,
-		  long *status, char *err, size_t errlen);
+                  long *status, char *err, size_t errlen);
 
-/* Returns the URL posted to. */
+/* Appends url without its user:password@ part (for logs and metric labels) to out. */
+void hub_notify_redact_url(const char *url, struct hub_buf *out);
+
+/* Returns the URL posted to, without user:password@. */
 const char *hub_post_url(const struct hub_post *p);
 
 /* Frees the client; NULL is a no-op. */

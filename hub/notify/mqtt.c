@@ -17,7 +17,7 @@
 struct mqtt {
 	const struct hub_cfg_notifier *cfg;
 	int (*publish)(void *ctx, const char *topic, const void *payload, size_t len, int qos,
-		       int retained);
+	               int retained);
 	void *publish_ctx;
 	char *prefix; /* without trailing '/'; "" for none */
 	struct hub_buf topic;
@@ -61,17 +61,17 @@ void hub_notify_mqtt_topic(const json_t *event, const char *prefix, struct hub_b
 }
 
 static int mqtt_init(const struct hub_cfg_notifier *cfg, const struct hub_notify_env *env,
-		     void **state, char *err, size_t errlen)
+                     void **state, char *err, size_t errlen)
 {
 	const char *p = cfg->topic_prefix ? cfg->topic_prefix : "";
 	if (!env || !env->publish) {
 		snprintf(err, errlen, "notifier %s: the mqtt notifier needs the hub's MQTT client",
-			 cfg->name);
+		         cfg->name);
 		return HUB_EINVAL;
 	}
 	if (strpbrk(p, "+#")) {
 		snprintf(err, errlen, "notifier %s: topic_prefix must not contain '+' or '#'",
-			 cfg->name);
+		         cfg->name);
 		return HUB_EINVAL;
 	}
 	struct mqtt *m = hub_xcalloc(1, sizeof *m);
@@ -90,8 +90,8 @@ static int mqtt_init(const struct hub_cfg_notifier *cfg, const struct hub_notify
 	return HUB_OK;
 }
 
-static int publish(struct mqtt *m, const char *topic, const char *payload, size_t len,
-		   int retained, char *err, size_t errlen)
+static int publish(struct mqtt *m, const char *topic, const char *payload, size_t len, int retained,
+                   char *err, size_t errlen)
 {
 	int rc = m->publish(m->publish_ctx, topic, payload, len, 1, retained);
 	if (rc == HUB_OK)
@@ -112,8 +112,8 @@ static int publish_event(struct mqtt *m, json_t *event, char *err, size_t errlen
 	int resolved = state && strcmp(state, "resolved") == 0;
 	hub_buf_clear(&m->topic);
 	hub_notify_mqtt_topic(event, m->prefix, &m->topic);
-	int rc = publish(m, m->topic.data, resolved ? "" : body, resolved ? 0 : len, 1, err,
-			 errlen);
+	int rc =
+	    publish(m, m->topic.data, resolved ? "" : body, resolved ? 0 : len, 1, err, errlen);
 	if (rc == HUB_OK)
 		rc = publish(m, m->events_topic.data, body, len, 0, err, errlen);
 	free(body);
@@ -142,10 +142,10 @@ static void mqtt_free(void *state)
 }
 
 const struct hub_notifier_ops hub_notify_mqtt_ops = {
-	.type = "mqtt",
-	.init = mqtt_init,
-	.deliver = mqtt_deliver,
-	.tick = NULL,
-	.free_state = mqtt_free,
-	.max_batch = 1, /* a retry repeats no earlier event on the stream */
+    .type = "mqtt",
+    .init = mqtt_init,
+    .deliver = mqtt_deliver,
+    .tick = NULL,
+    .free_state = mqtt_free,
+    .max_batch = 1, /* a retry repeats no earlier event on the stream */
 };

@@ -29,31 +29,32 @@
 struct hub_notifier {
 	const struct hub_cfg_notifier *cfg;
 	const struct hub_notifier_ops *ops;
-	void *state;    /* the notifier thread's */
-	int fd;         /* watermark file, or -1 without a state_dir; the notifier thread's */
-	size_t batch;   /* most events per deliver call */
+	void *state;  /* the notifier thread's */
+	int fd;       /* watermark file, or -1 without a state_dir; the notifier thread's */
+	size_t batch; /* most events per deliver call */
 	long base_ms, cap_ms;
 	pthread_t thread;
-	int running;    /* the thread exists and is not joined; the starting thread's */
+	int running; /* the thread exists and is not joined; the starting thread's */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	json_t **ring;  /* ring, head and len under lock */
+	json_t **ring; /* ring, head and len under lock */
 	size_t cap, head, len;
-	int stopping;   /* under lock */
+	int stopping;          /* under lock */
 	long long deadline_ms; /* under lock: when stopping gives up */
-	int healthy;    /* healthy and why under lock */
+	int healthy;           /* healthy and why under lock */
 	char why[WHY_LEN];
 	_Atomic uint64_t watermark;
 	uint64_t rng;       /* the notifier thread's, as the two below */
 	unsigned attempt;   /* failed attempts in a row */
 	long long retry_at; /* monotonic ms before which the head is not offered again */
+	int stop_seen;      /* the thread has seen stopping (and cut the backoff short once) */
 	struct hub_metric *sent, *failed, *dropped, *retries, *skipped, *queue;
 };
 
 static const struct hub_notifier_ops *const table[] = {
-	&hub_notify_alertmanager_ops,
-	&hub_notify_mqtt_ops,
-	&hub_notify_webhook_ops,
+    &hub_notify_alertmanager_ops,
+    &hub_notify_mqtt_ops,
+    &hub_notify_webhook_ops,
 };
 
 const struct hub_notifier_ops *hub_notifier_find(const char *type)
@@ -107,17 +108,17 @@ static void make_metrics(struct hub_notifier *n)
 	snprintf(labels, sizeof labels, "notifier=\"%s\"", n->cfg->name);
 	n->sent = hub_counter("cityhub_notify_sent_total", "Alert events delivered.", labels);
 	n->failed = hub_counter("cityhub_notify_failed_total",
-				"Alert events the receiver refused for good (dropped).", labels);
-	n->dropped = hub_counter("cityhub_notify_dropped_total",
-				 "Alert events dropped because the notifier's queue was full.",
-				 labels);
+	                        "Alert events the receiver refused for good (dropped).", labels);
+	n->dropped =
+	    hub_counter("cityhub_notify_dropped_total",
+	                "Alert events dropped because the notifier's queue was full.", labels);
 	n->retries = hub_counter("cityhub_notify_retries_total",
-				 "Deliveries retried after a transient failure.", labels);
-	n->skipped = hub_counter("cityhub_notify_skipped_total",
-				 "Alert events skipped as already delivered before a restart.",
-				 labels);
-	n->queue = hub_gauge("cityhub_notify_queue", "Alert events waiting in the notifier's queue.",
-			     labels);
+	                         "Deliveries retried after a transient failure.", labels);
+	n->skipped =
+	    hub_counter("cityhub_notify_skipped_total",
+	                "Alert events skipped as already delivered before a restart.", labels);
+	n->queue = hub_gauge("cityhub_notify_queue",
+	                     "Alert events waiting in the notifier's queue.", labels);
 }
 
 /* Opens <state_dir>/notify-<name>.seq and reads the watermark (0 for a new or short file). */
@@ -160,7 +161,7 @@ static void save_watermark(struct hub_notifier *n, uint64_t seq)
 		b[i] = (uint8_t)(seq >> (8 * i));
 	if (pwrite(n->fd, b, sizeof b, 0) != (ssize_t)sizeof b)
 		hub_warn("msg=\"cannot write the notifier watermark\" notifier=%s error=\"%s\"",
-			 n->cfg->name, strerror(errno));
+		         n->cfg->name, strerror(errno));
 }
 
 /* Sets the health; logs the changes only, so a long outage writes two lines. */
@@ -238,8 +239,9 @@ static void deliver(struct hub_notifier *n, json_t **batch, size_t k)
 		set_health(n, 1, NULL);
 	} else {
 		hub_metric_add(n->failed, k);
-		hub_warn("msg=\"notifier refused events for good\" notifier=%s events=%zu error=\"%s\"",
-			 n->cfg->name, k, err[0] ? err : hub_strerror(rc));
+		hub_warn(
+		    "msg=\"notifier refused events for good\" notifier=%s events=%zu error=\"%s\"",
+		    n->cfg->name, k, err[0] ? err : hub_strerror(rc));
 		set_health(n, 0, err[0] ? err : hub_strerror(rc));
 	}
 	pop_delivered(n, batch, k);
@@ -276,11 +278,15 @@ static void wait_until(struct hub_notifier *n, long long until_ms)
 enum step { STEP_EXIT, STEP_DELIVER, STEP_TICK };
 
 /* Waits (under lock) until there is something to do; copies the head into batch. */
-static enum step next_step(struct hub_notifier *n, long long next_tick, json_t **batch,
-			   size_t *k)
+static enum step next_step(struct hub_notifier *n, long long next_tick, json_t **batch, size_t *k)
 {
 	for (;;) {
 		long long now = hub_now_mono_ms();
+		if (n->stopping && !n->stop_seen) {
+			/* One more try at once: the last chance may come before the backoff ends. */
+			n->stop_seen = 1;
+			n->retry_at = 0;
+		}
 		if (n->stopping && (n->len == 0 || now >= n->deadline_ms))
 			return STEP_EXIT;
 		if (!n->stopping && n->ops->tick && now >= next_tick)
@@ -341,13 +347,13 @@ static int init_sync(struct hub_notifier *n)
 }
 
 struct hub_notifier *hub_notifier_start_ops(const struct hub_notifier_ops *ops,
-					    const struct hub_cfg_notifier *cfg,
-					    const struct hub_notify_env *env, char *err,
-					    size_t errlen)
+                                            const struct hub_cfg_notifier *cfg,
+                                            const struct hub_notify_env *env, char *err,
+                                            size_t errlen)
 {
 	if (!ops || !ops->deliver || !cfg || check_name(cfg->name) != HUB_OK) {
 		set_err(err, errlen, cfg ? cfg->name : NULL,
-			"a name without '/', quotes or control characters is required");
+		        "a name without '/', quotes or control characters is required");
 		return NULL;
 	}
 	struct hub_notifier *n = hub_xcalloc(1, sizeof *n);
@@ -393,13 +399,13 @@ fail_fd:
 }
 
 struct hub_notifier *hub_notifier_start(const struct hub_cfg_notifier *cfg,
-					const struct hub_notify_env *env, char *err, size_t errlen)
+                                        const struct hub_notify_env *env, char *err, size_t errlen)
 {
 	const struct hub_notifier_ops *ops = hub_notifier_find(cfg ? cfg->type : NULL);
 	if (!ops) {
 		char msg[200];
 		snprintf(msg, sizeof msg, "unknown type \"%.100s\" (alertmanager, mqtt or webhook)",
-			 cfg && cfg->type ? cfg->type : "");
+		         cfg && cfg->type ? cfg->type : "");
 		set_err(err, errlen, cfg ? cfg->name : NULL, msg);
 		return NULL;
 	}
@@ -481,7 +487,7 @@ void hub_notifier_free(struct hub_notifier *n)
 		json_decref(n->ring[(n->head + i) % n->cap]);
 	if (n->len)
 		hub_warn("msg=\"notifier stopped with events undelivered\" notifier=%s events=%zu",
-			 n->cfg->name, n->len);
+		         n->cfg->name, n->len);
 	hub_metric_set(n->queue, 0);
 	if (n->ops->free_state)
 		n->ops->free_state(n->state);

@@ -69,7 +69,8 @@ struct hub_notifier *hub_notifier_start_ops(const struct hub_notifier_ops *ops,
 
 /* Queues event (a reference is taken) unless its seq is at or below the delivery watermark
  * (then it is skipped: already delivered before a restart). Never blocks: HUB_EFULL when the
- * queue is full (the event is dropped and counted). Safe from any thread. */
+ * queue is full (the event is dropped and counted), HUB_ESTOP once stopping. An event without a
+ * positive integer seq is always queued and leaves the watermark alone. Safe from any thread. */
 int hub_notifier_push(struct hub_notifier *n, json_t *event);
 
 /* Returns the highest seq delivered (or skipped as refused) so far, as persisted. */

@@ -16,7 +16,8 @@
 struct hub_post {
 	CURL *curl;
 	char *url;
-	char *auth; /* "Authorization: Bearer ..." or NULL */
+	char *shown; /* url without user:password@, for messages */
+	char *auth;  /* "Authorization: Bearer ..." or NULL */
 	long timeout_ms;
 	struct hub_buf reply;
 	char curl_err[CURL_ERROR_SIZE];
@@ -32,6 +33,20 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	if (b->len < REPLY_KEEP)
 		hub_buf_append(b, p, len < REPLY_KEEP - b->len ? len : REPLY_KEEP - b->len);
 	return len;
+}
+
+void hub_notify_redact_url(const char *url, struct hub_buf *out)
+{
+	const char *host = strstr(url, "://");
+	host = host ? host + 3 : url;
+	const char *end = host + strcspn(host, "/?#");
+	const char *at = memchr(host, '@', (size_t)(end - host));
+	if (!at) {
+		hub_buf_puts(out, url);
+		return;
+	}
+	hub_buf_append(out, url, (size_t)(host - url));
+	hub_buf_puts(out, at + 1);
 }
 
 struct hub_post *hub_post_new(const char *url, long timeout_ms, const char *token)
@@ -50,6 +65,9 @@ struct hub_post *hub_post_new(const char *url, long timeout_ms, const char *toke
 		return NULL;
 	}
 	p->url = hub_xstrdup(url);
+	struct hub_buf shown = {0};
+	hub_notify_redact_url(url, &shown);
+	p->shown = shown.data;
 	p->timeout_ms = timeout_ms > 0 ? timeout_ms : HUB_NOTIFY_DEFAULT_TIMEOUT_MS;
 	if (token && *token) {
 		struct hub_buf h = {0};
@@ -64,7 +82,7 @@ struct hub_post *hub_post_new(const char *url, long timeout_ms, const char *toke
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "cityhub");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 p->timeout_ms < CONNECT_CAP_MS ? p->timeout_ms : CONNECT_CAP_MS);
+	                 p->timeout_ms < CONNECT_CAP_MS ? p->timeout_ms : CONNECT_CAP_MS);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &p->reply);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->curl_err);
@@ -97,12 +115,12 @@ fail:
 }
 
 int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *const *headers,
-		  long *status, char *err, size_t errlen)
+                  long *status, char *err, size_t errlen)
 {
 	*status = 0;
 	struct curl_slist *h = make_headers(p, headers);
 	if (!h) {
-		snprintf(err, errlen, "%s: cannot build the request headers", p->url);
+		snprintf(err, errlen, "%s: cannot build the request headers", p->shown);
 		return HUB_ENOMEM;
 	}
 	hub_buf_clear(&p->reply);
@@ -114,8 +132,8 @@ int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *
 	curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s: %s", p->url,
-			 p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
+		snprintf(err, errlen, "%s: %s", p->shown,
+		         p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
 		return HUB_EIO;
 	}
 	curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, status);
@@ -124,7 +142,7 @@ int hub_post_send(struct hub_post *p, const char *body, size_t len, const char *
 
 const char *hub_post_url(const struct hub_post *p)
 {
-	return p->url;
+	return p->shown;
 }
 
 void hub_post_reply(const struct hub_post *p, char *buf, size_t len)
@@ -147,6 +165,7 @@ void hub_post_free(struct hub_post *p)
 	if (p->curl)
 		curl_easy_cleanup(p->curl);
 	free(p->url);
+	free(p->shown);
 	free(p->auth);
 	hub_buf_fini(&p->reply);
 	free(p);

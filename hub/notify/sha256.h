@@ -30,7 +30,7 @@ void hub_sha256(const void *p, size_t len, uint8_t out[HUB_SHA256_LEN]);
 
 /* HMAC-SHA256(key, msg) into out. */
 void hub_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
-		     uint8_t out[HUB_SHA256_LEN]);
+                     uint8_t out[HUB_SHA256_LEN]);
 
 /* Writes the 64 lower-case hex digits of a digest and a NUL into hex (at least 65 bytes). */
 void hub_sha256_hex(const uint8_t digest[HUB_SHA256_LEN], char *hex);

@@ -5,6 +5,7 @@
  *   Authorization: Bearer <token>                                 (when a token is set)
  * 2xx: delivered; 408, 429, 5xx and network errors: retried; any other status: refused for good.
  * The body is the event in compact JSON, the exact bytes that were signed. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,26 @@ static int bad_header_value(const char *s)
 	return s && strpbrk(s, "\r\n") != NULL;
 }
 
+/* The event id goes into a header: only letters, digits, '-' and '_' pass (ids are hex). */
+static const char *safe_id(const char *id)
+{
+	if (!id)
+		return "";
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return "";
+	return id;
+}
+
 static int webhook_init(const struct hub_cfg_notifier *cfg, const struct hub_notify_env *env,
-			void **state, char *err, size_t errlen)
+                        void **state, char *err, size_t errlen)
 {
 	(void)env;
 	const char *why = NULL;
 	if (!cfg->urls || !cfg->urls[0] || !*cfg->urls[0])
 		why = "a webhook needs a URL (urls[0])";
+	else if (cfg->urls[1])
+		why = "a webhook takes one URL";
 	else if (bad_header_value(cfg->token))
 		why = "token must not contain a line break";
 	if (why) {
@@ -64,8 +78,7 @@ static int post_one(struct webhook *w, json_t *event, char *err, size_t errlen)
 	size_t len = strlen(body);
 	char idh[128], sigh[100], hex[2 * HUB_SHA256_LEN + 1];
 	const char *id = hub_notify_event_str(event, "id");
-	/* The id is data: keep only what is safe in a header. */
-	snprintf(idh, sizeof idh, "X-Cityhub-Event: %.80s", id && !bad_header_value(id) ? id : "");
+	snprintf(idh, sizeof idh, "X-Cityhub-Event: %.80s", safe_id(id));
 	const char *headers[3] = {idh, NULL, NULL};
 	if (w->cfg->secret && *w->cfg->secret) {
 		uint8_t mac[HUB_SHA256_LEN];
@@ -108,10 +121,10 @@ static void webhook_free(void *state)
 }
 
 const struct hub_notifier_ops hub_notify_webhook_ops = {
-	.type = "webhook",
-	.init = webhook_init,
-	.deliver = webhook_deliver,
-	.tick = NULL,
-	.free_state = webhook_free,
-	.max_batch = 1,
+    .type = "webhook",
+    .init = webhook_init,
+    .deliver = webhook_deliver,
+    .tick = NULL,
+    .free_state = webhook_free,
+    .max_batch = 1,
 };

@@ -485,6 +485,20 @@ receivers:
         self.config_yaml = config_yaml or self.minimal_config
         self.conf_path = os.path.join(self.dir, "alertmanager.yml")
         self.url = "http://127.0.0.1:%d" % self.port
+        self.cluster_port = None  # set by cluster(): gossip on 127.0.0.1:cluster_port
+        self.peers = []
+
+    @classmethod
+    def cluster(cls, n, config_yaml=None):
+        """Returns n instances (not started) that form one Alertmanager cluster on loopback.
+        Alertmanager gossips silences and the notification log, not alerts: a sender must
+        post to every instance."""
+        members = [cls(config_yaml) for _ in range(n)]
+        for m in members:
+            m.cluster_port = free_port()
+        for m in members:
+            m.peers = ["127.0.0.1:%d" % o.cluster_port for o in members if o is not m]
+        return members
 
     def _prepare(self):
         with open(self.conf_path, "w") as f:
@@ -495,9 +509,14 @@ receivers:
             self.binary,
             "--config.file=%s" % self.conf_path,
             "--web.listen-address=127.0.0.1:%d" % self.port,
-            "--cluster.listen-address=",
             "--storage.path=%s/data" % self.dir,
-        ]
+        ] + self._cluster_args()
+
+    def _cluster_args(self):
+        if self.cluster_port is None:
+            return ["--cluster.listen-address="]
+        return ["--cluster.listen-address=127.0.0.1:%d" % self.cluster_port] + [
+            "--cluster.peer=%s" % p for p in self.peers]
 
     def _ready(self):
         status, _ = _http("GET", self.url + "/-/ready", timeout=2.0)

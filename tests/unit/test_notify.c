@@ -36,14 +36,14 @@ static void test_sha256_vectors(void **st)
 	static const struct {
 		const char *msg, *hex;
 	} v[] = {
-		/* FIPS 180-4 examples (NIST CSRC) and the empty message. */
-		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
-		{"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklm"
-		 "nopqrlmnopqrsmnopqrstnopqrstu",
-		 "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+	    /* FIPS 180-4 examples (NIST CSRC) and the empty message. */
+	    {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	    {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklm"
+	     "nopqrlmnopqrsmnopqrstnopqrstu",
+	     "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
 	};
 	uint8_t d[HUB_SHA256_LEN];
 	char hex[65];
@@ -65,7 +65,8 @@ static void test_sha256_vectors(void **st)
 	}
 	hub_sha256_final(&ctx, d);
 	hex_of(d, hex);
-	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	assert_string_equal(hex,
+	                    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 static void test_hmac_rfc4231(void **st)
@@ -80,9 +81,10 @@ static void test_hmac_rfc4231(void **st)
 	memset(k6, 0xaa, sizeof k6);
 	memset(d3, 0xdd, sizeof d3);
 	memset(d4, 0xcd, sizeof d4);
-	const char *m7 = "This is a test using a larger than block-size key and a larger than "
-			 "block-size data. The key needs to be hashed before being used by the HMAC "
-			 "algorithm.";
+	const char *m7 =
+	    "This is a test using a larger than block-size key and a larger than "
+	    "block-size data. The key needs to be hashed before being used by the HMAC "
+	    "algorithm.";
 	const struct {
 		const void *key;
 		size_t klen;
@@ -90,18 +92,18 @@ static void test_hmac_rfc4231(void **st)
 		size_t mlen;
 		const char *hex;
 	} v[] = {
-		{k1, 20, "Hi There", 8,
-		 "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
-		{"Jefe", 4, "what do ya want for nothing?", 28,
-		 "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
-		{k3, 20, d3, 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
-		{k4, 25, d4, 50, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
-		/* Test case 5 is truncated to 128 bits in the RFC: compare the prefix. */
-		{k5, 20, "Test With Truncation", 20, "a3b6167473100ee06e0c796c2955552b"},
-		{k6, 131, "Test Using Larger Than Block-Size Key - Hash Key First", 54,
-		 "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-		{k6, 131, m7, strlen(m7),
-		 "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+	    {k1, 20, "Hi There", 8,
+	     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+	    {"Jefe", 4, "what do ya want for nothing?", 28,
+	     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+	    {k3, 20, d3, 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+	    {k4, 25, d4, 50, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+	    /* Test case 5 is truncated to 128 bits in the RFC: compare the prefix. */
+	    {k5, 20, "Test With Truncation", 20, "a3b6167473100ee06e0c796c2955552b"},
+	    {k6, 131, "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+	     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+	    {k6, 131, m7, strlen(m7),
+	     "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
 	};
 	uint8_t d[HUB_SHA256_LEN];
 	char hex[65];
@@ -121,10 +123,10 @@ static struct {
 	pthread_cond_t cond;
 	int64_t seqs[MAX_REC]; /* seqs delivered, in order */
 	int nseq;
-	int calls;        /* deliver calls */
-	int fail_first;   /* the first fail_first calls return fail_rc */
+	int calls;      /* deliver calls */
+	int fail_first; /* the first fail_first calls return fail_rc */
 	int fail_rc;
-	int gate_closed;  /* deliver waits while set */
+	int gate_closed;    /* deliver waits while set */
 	int unhealthy_seen; /* deliver saw the notifier unhealthy (after a failure) */
 	struct hub_notifier *self;
 } fake = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -162,9 +164,9 @@ static int fake_deliver(void *state, json_t *const *events, size_t n, char *err,
 }
 
 static const struct hub_notifier_ops fake_ops = {
-	.type = "fake",
-	.deliver = fake_deliver,
-	.max_batch = 2,
+    .type = "fake",
+    .deliver = fake_deliver,
+    .max_batch = 2,
 };
 
 static void open_gate(void)
@@ -180,8 +182,8 @@ static json_t *event(int64_t seq)
 	char id[17];
 	snprintf(id, sizeof id, "%016llx", (unsigned long long)seq);
 	return json_pack("{sIsssssssss{ssss}}", "seq", (json_int_t)seq, "id", id, "rule", "r",
-			 "sensor_id", "s1", "state", "firing", "labels", "alertname", "r",
-			 "sensor_id", "s1");
+	                 "sensor_id", "s1", "state", "firing", "labels", "alertname", "r",
+	                 "sensor_id", "s1");
 }
 
 static int push_seq(struct hub_notifier *n, int64_t seq)
@@ -379,6 +381,28 @@ static void test_stop_gives_up_at_deadline(void **st)
 	hub_notifier_free(n);
 }
 
+static void test_stop_retries_at_once(void **st)
+{
+	(void)st;
+	fake_reset();
+	fake.fail_first = 1;
+	struct hub_cfg_notifier c = cfg_of("stopretry", 10);
+	c.retry_base_ms = c.retry_cap_ms = 60000; /* the backoff would outlast the stop */
+	struct hub_notify_env env = {0};
+	char err[256];
+	struct hub_notifier *n = hub_notifier_start_ops(&fake_ops, &c, &env, err, sizeof err);
+	assert_non_null(n);
+	assert_int_equal(push_seq(n, 1), HUB_OK);
+	for (int i = 0; i < 500 && metric("cityhub_notify_retries_total", "stopretry") < 1; i++)
+		usleep(10000);
+	long long t0 = hub_now_mono_ms();
+	hub_notifier_stop(n, 3000);
+	assert_true(hub_now_mono_ms() - t0 < 1000);
+	assert_int_equal(fake.nseq, 1);
+	assert_int_equal(hub_notifier_watermark(n), 1);
+	hub_notifier_free(n);
+}
+
 static void test_start_checks(void **st)
 {
 	(void)st;
@@ -398,6 +422,29 @@ static void test_start_checks(void **st)
 	c.type = "webhook"; /* no URL */
 	assert_null(hub_notifier_start(&c, &env, err, sizeof err));
 	assert_non_null(strstr(err, "URL"));
+	char *two[] = {"http://a", "http://b", NULL};
+	c.urls = two;
+	assert_null(hub_notifier_start(&c, &env, err, sizeof err));
+	assert_non_null(strstr(err, "one URL"));
+	c.type = "alertmanager";
+	c.urls = NULL;
+	assert_null(hub_notifier_start(&c, &env, err, sizeof err));
+}
+
+static void test_redact_url(void **st)
+{
+	(void)st;
+	const char *v[][2] = {
+	    {"http://am:9093", "http://am:9093"},
+	    {"https://user:pw@am.example:9093/x?a=b@c", "https://am.example:9093/x?a=b@c"},
+	    {"http://h/p@q", "http://h/p@q"},
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		struct hub_buf b = {0};
+		hub_notify_redact_url(v[i][0], &b);
+		assert_string_equal(b.data, v[i][1]);
+		hub_buf_fini(&b);
+	}
 }
 
 /* ---- MQTT ---- */
@@ -406,8 +453,8 @@ static void test_topic_sanitising(void **st)
 {
 	(void)st;
 	struct hub_buf b = {0};
-	json_t *e = json_pack("{ssssss}", "rule", "salinity/+#x", "sensor_id", "a/b#", "level",
-			      "III");
+	json_t *e =
+	    json_pack("{ssssss}", "rule", "salinity/+#x", "sensor_id", "a/b#", "level", "III");
 	hub_notify_mqtt_topic(e, "city", &b);
 	assert_string_equal(b.data, "city/alerts/salinity___x/a_b_/III");
 	json_decref(e);
@@ -430,7 +477,7 @@ static struct {
 } pubs;
 
 static int record_publish(void *ctx, const char *topic, const void *payload, size_t len, int qos,
-			  int retained)
+                          int retained)
 {
 	(void)ctx;
 	if (pubs.fail_next > 0) {
@@ -460,9 +507,10 @@ static void test_mqtt_publishes(void **st)
 	char err[256];
 	struct hub_notifier *n = hub_notifier_start(&c, &env, err, sizeof err);
 	assert_non_null(n);
-	json_t *fire = json_pack("{sIsssssssssss{ss}}", "seq", (json_int_t)1, "id", "00000000000000aa",
-				 "rule", "water_level", "sensor_id", "wl/1", "level", "III", "state",
-				 "firing", "labels", "alertname", "water_level");
+	json_t *fire =
+	    json_pack("{sIsssssssssss{ss}}", "seq", (json_int_t)1, "id", "00000000000000aa", "rule",
+	              "water_level", "sensor_id", "wl/1", "level", "III", "state", "firing",
+	              "labels", "alertname", "water_level");
 	json_t *res = json_deep_copy(fire);
 	json_object_set_new(res, "seq", json_integer(2));
 	json_object_set_new(res, "id", json_string("00000000000000bb"));
@@ -500,26 +548,26 @@ static void test_am_alert_layout(void **st)
 {
 	(void)st;
 	json_t *e = json_loads(
-		"{\"id\":\"0123456789abcdef\",\"seq\":5,\"rule\":\"salinity\",\"sensor_id\":\"sal-01\","
-		"\"level\":\"II\",\"state\":\"firing\",\"severity\":\"major\","
-		"\"at\":\"2026-12-04T10:00:00Z\",\"starts_at\":\"2026-12-04T09:55:00+07:00\","
-		"\"value\":4.2,\"labels\":{\"alertname\":\"salinity_high\",\"district\":\"p1\","
-		"\"bad-name\":\"x\",\"count\":3,\"empty\":\"\",\"flag\":true},"
-		"\"annotations\":{\"summary_vi\":\"Độ mặn cao\",\"summary_en\":\"High salinity\","
-		"\"value\":4.2}}",
-		0, NULL);
+	    "{\"id\":\"0123456789abcdef\",\"seq\":5,\"rule\":\"salinity\",\"sensor_id\":\"sal-01\","
+	    "\"level\":\"II\",\"state\":\"firing\",\"severity\":\"major\","
+	    "\"at\":\"2026-12-04T10:00:00Z\",\"starts_at\":\"2026-12-04T09:55:00+07:00\","
+	    "\"value\":4.2,\"labels\":{\"alertname\":\"salinity_high\",\"district\":\"p1\","
+	    "\"bad-name\":\"x\",\"count\":3,\"empty\":\"\",\"flag\":true},"
+	    "\"annotations\":{\"summary_vi\":\"Độ mặn cao\",\"summary_en\":\"High salinity\","
+	    "\"value\":4.2}}",
+	    0, NULL);
 	assert_non_null(e);
 	json_t *a = hub_notify_am_alert(e, 1796380000000000000LL);
 	assert_non_null(a);
 	json_t *want = json_loads(
-		"{\"labels\":{\"alertname\":\"salinity_high\",\"district\":\"p1\",\"bad_name\":\"x\","
-		"\"count\":\"3\",\"flag\":\"true\",\"sensor_id\":\"sal-01\",\"severity\":\"major\","
-		"\"level\":\"II\"},"
-		"\"annotations\":{\"summary_vi\":\"Độ mặn cao\",\"summary_en\":\"High salinity\","
-		"\"value\":\"4.2\"},"
-		"\"startsAt\":\"2026-12-04T02:55:00.000000000Z\","
-		"\"endsAt\":\"2026-12-04T10:26:40.000000000Z\"}",
-		0, NULL);
+	    "{\"labels\":{\"alertname\":\"salinity_high\",\"district\":\"p1\",\"bad_name\":\"x\","
+	    "\"count\":\"3\",\"flag\":\"true\",\"sensor_id\":\"sal-01\",\"severity\":\"major\","
+	    "\"level\":\"II\"},"
+	    "\"annotations\":{\"summary_vi\":\"Độ mặn cao\",\"summary_en\":\"High salinity\","
+	    "\"value\":\"4.2\"},"
+	    "\"startsAt\":\"2026-12-04T02:55:00.000000000Z\","
+	    "\"endsAt\":\"2026-12-04T10:26:40.000000000Z\"}",
+	    0, NULL);
 	assert_non_null(want);
 	if (!json_equal(a, want)) {
 		char *s = json_dumps(a, JSON_SORT_KEYS);
@@ -542,17 +590,19 @@ static void test_am_alert_layout(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sha256_vectors),
-		cmocka_unit_test(test_hmac_rfc4231),
-		cmocka_unit_test(test_queue_full_drops_and_counts),
-		cmocka_unit_test(test_watermark_survives_restart),
-		cmocka_unit_test(test_backoff_then_success),
-		cmocka_unit_test(test_refused_for_good_advances),
-		cmocka_unit_test(test_stop_gives_up_at_deadline),
-		cmocka_unit_test(test_start_checks),
-		cmocka_unit_test(test_topic_sanitising),
-		cmocka_unit_test(test_mqtt_publishes),
-		cmocka_unit_test(test_am_alert_layout),
+	    cmocka_unit_test(test_sha256_vectors),
+	    cmocka_unit_test(test_hmac_rfc4231),
+	    cmocka_unit_test(test_queue_full_drops_and_counts),
+	    cmocka_unit_test(test_watermark_survives_restart),
+	    cmocka_unit_test(test_backoff_then_success),
+	    cmocka_unit_test(test_refused_for_good_advances),
+	    cmocka_unit_test(test_stop_gives_up_at_deadline),
+	    cmocka_unit_test(test_stop_retries_at_once),
+	    cmocka_unit_test(test_start_checks),
+	    cmocka_unit_test(test_redact_url),
+	    cmocka_unit_test(test_topic_sanitising),
+	    cmocka_unit_test(test_mqtt_publishes),
+	    cmocka_unit_test(test_am_alert_layout),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	hub_metrics_reset();
