@@ -133,8 +133,8 @@ static int open_journal(struct hub *h)
 {
 	char err[512] = "";
 	if (mkdir(h->cfg.journal.dir, 0750) != 0 && errno != EEXIST) {
-		hub_error("msg=\"cannot create journal dir\" dir=%s err=\"%s\"", h->cfg.journal.dir,
-			  strerror(errno));
+		hub_error("msg=\"cannot create journal dir\" dir=%s err=\"%s\"",
+			  hub_logq(h->cfg.journal.dir), strerror(errno));
 		return 1;
 	}
 	struct hub_journal_opts o = {
@@ -147,7 +147,7 @@ static int open_journal(struct hub *h)
 	};
 	h->journal = hub_journal_open(&o, err, sizeof(err));
 	if (!h->journal) {
-		hub_error("msg=\"cannot open journal\" dir=%s err=\"%s\"", o.dir, err);
+		hub_error("msg=\"cannot open journal\" dir=%s err=%s", hub_logq(o.dir), hub_logq(err));
 		return 1;
 	}
 	return 0;
@@ -160,7 +160,7 @@ static int start_consumers(struct hub *h)
 	h->consumers = hub_xcalloc(h->cfg.nsinks + 1, sizeof(*h->consumers));
 	h->consumers[h->nconsumers] = hub_consumer_start_monitor(&env, err, sizeof(err));
 	if (!h->consumers[h->nconsumers]) {
-		hub_error("msg=\"cannot start monitor\" err=\"%s\"", err);
+		hub_error("msg=\"cannot start monitor\" err=%s", hub_logq(err));
 		return 1;
 	}
 	h->nconsumers++;
@@ -168,7 +168,8 @@ static int start_consumers(struct hub *h)
 		h->consumers[h->nconsumers] = hub_consumer_start_sink(&env, &h->cfg.sinks[i], err,
 								      sizeof(err));
 		if (!h->consumers[h->nconsumers]) {
-			hub_error("msg=\"cannot start sink\" sink=%s err=\"%s\"", h->cfg.sinks[i].name, err);
+			hub_error("msg=\"cannot start sink\" sink=%s err=%s", hub_logq(h->cfg.sinks[i].name),
+				  hub_logq(err));
 			return 1;
 		}
 		h->nconsumers++;
@@ -265,7 +266,7 @@ static void shutdown_hub(struct hub *h)
 		long long left = deadline - hub_now_mono_ms();
 		if (hub_consumer_join(h->consumers[i], left > 0 ? (int)left : 0) != HUB_OK) {
 			hub_warn("msg=\"consumer did not drain in time; its backlog stays in the journal\" "
-				 "consumer=%s", hub_consumer_name(h->consumers[i]));
+				 "consumer=%s", hub_logq(hub_consumer_name(h->consumers[i])));
 			hub_consumer_stop(h->consumers[i]);
 		}
 	}
@@ -295,7 +296,7 @@ static int run(struct hub *h)
 		return 1;
 	h->ingest = hub_ingest_new(&h->cfg, h->journal, err, sizeof(err));
 	if (!h->ingest) {
-		hub_error("msg=\"cannot create MQTT client\" err=\"%s\"", err);
+		hub_error("msg=\"cannot create MQTT client\" err=%s", hub_logq(err));
 		return 1;
 	}
 	if (start_consumers(h) != 0)
@@ -303,13 +304,13 @@ static int run(struct hub *h)
 	if (h->cfg.http.port > 0) {
 		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
 		if (!h->http) {
-			hub_error("msg=\"cannot start HTTP API\" err=\"%s\"", err);
+			hub_error("msg=\"cannot start HTTP API\" err=%s", hub_logq(err));
 			return 1;
 		}
 	}
 	hub_ingest_start(h->ingest);
 	hub_info("msg=\"cityhub started\" version=%s broker=%s sinks=%zu routes=%zu", CITYHUB_VERSION,
-		 h->cfg.mqtt.url, h->cfg.nsinks, h->cfg.nroutes);
+		 hub_logq(h->cfg.mqtt.url), h->cfg.nsinks, h->cfg.nroutes);
 	wait_for_signal(h, &set);
 	return 0;
 }
