@@ -1,5 +1,6 @@
 /* The static table of every adapter compiled into cityhub. No dlopen: to add an adapter, add
- * its name to adapter_names in adapters/meson.build, which generates the table (adapter_table.c). */
+ * its name to adapter_names in adapters/meson.build, which generates the table
+ * (adapter_table.c). */
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 

@@ -74,8 +74,8 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		hub_metric_add(in->m_received, 1);
 		hub_metric_add(in->m_bytes, len);
 	} else {
-		hub_error("msg=\"message not journaled\" topic=%s err=\"%s\"", hub_logqn(topic, tlen),
-			  hub_strerror(rc));
+		hub_error("msg=\"message not journaled\" topic=%s err=\"%s\"",
+			  hub_logqn(topic, tlen), hub_strerror(rc));
 	}
 	MQTTAsync_freeMessage(&m);
 	MQTTAsync_free(topic);

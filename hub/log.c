@@ -43,8 +43,12 @@ int hub_log_enabled(enum hub_log_level level)
 static size_t escape(unsigned char c, char e[4])
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *named = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
-			  : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+	const char *named = c == '"'    ? "\\\""
+	                    : c == '\\' ? "\\\\"
+	                    : c == '\n' ? "\\n"
+	                    : c == '\r' ? "\\r"
+	                    : c == '\t' ? "\\t"
+	                                : NULL;
 	if (named) {
 		memcpy(e, named, 2);
 		return 2;

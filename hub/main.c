@@ -147,7 +147,8 @@ static int open_journal(struct hub *h)
 	};
 	h->journal = hub_journal_open(&o, err, sizeof(err));
 	if (!h->journal) {
-		hub_error("msg=\"cannot open journal\" dir=%s err=%s", hub_logq(o.dir), hub_logq(err));
+		hub_error("msg=\"cannot open journal\" dir=%s err=%s", hub_logq(o.dir),
+			  hub_logq(err));
 		return 1;
 	}
 	return 0;
@@ -168,8 +169,8 @@ static int start_consumers(struct hub *h)
 		h->consumers[h->nconsumers] = hub_consumer_start_sink(&env, &h->cfg.sinks[i], err,
 								      sizeof(err));
 		if (!h->consumers[h->nconsumers]) {
-			hub_error("msg=\"cannot start sink\" sink=%s err=%s", hub_logq(h->cfg.sinks[i].name),
-				  hub_logq(err));
+			hub_error("msg=\"cannot start sink\" sink=%s err=%s",
+				  hub_logq(h->cfg.sinks[i].name), hub_logq(err));
 			return 1;
 		}
 		h->nconsumers++;

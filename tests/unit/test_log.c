@@ -15,7 +15,7 @@
 
 /* The example of issue 10: a kind that would end the line and start a forged error line. */
 static const char forged[] = "x\nts=2026-12-04T10:00:00.000Z level=error msg=\"sink influx "
-			     "unhealthy\"";
+                             "unhealthy\"";
 
 static const char *q(const char *s)
 {
@@ -35,7 +35,9 @@ static void test_bare_and_quoted(void **state)
 	assert_string_equal(q("say \"hi\""), "\"say \\\"hi\\\"\"");
 	assert_string_equal(q("c:\\dir"), "\"c:\\\\dir\"");
 	assert_string_equal(q("a\nb\rc\td"), "\"a\\nb\\rc\\td\"");
-	assert_string_equal(q("bell\x07" "del\x7f"), "\"bell\\x07del\\x7f\"");
+	assert_string_equal(q("bell\x07"
+	                      "del\x7f"),
+	                    "\"bell\\x07del\\x7f\"");
 }
 
 static void test_explicit_length(void **state)
@@ -142,7 +144,7 @@ static void test_one_line_per_call(void **state)
 		assert_string_equal(vals[1], "debug");
 		assert_string_equal(keys[4], "detail");
 		assert_string_equal(vals[4], "xnts=2026-12-04T10:00:00.000Z level=error msg=\"sink "
-					     "influx unhealthy\"");
+		                             "influx unhealthy\"");
 	}
 	fclose(fp);
 	assert_int_equal(lines, 2);
@@ -179,11 +181,11 @@ static void test_long_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bare_and_quoted),
-		cmocka_unit_test(test_explicit_length),
-		cmocka_unit_test(test_cut),
-		cmocka_unit_test(test_one_line_per_call),
-		cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_bare_and_quoted),
+	    cmocka_unit_test(test_explicit_length),
+	    cmocka_unit_test(test_cut),
+	    cmocka_unit_test(test_one_line_per_call),
+	    cmocka_unit_test(test_long_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
