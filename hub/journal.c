@@ -106,7 +106,8 @@ struct hub_journal {
 	size_t nreaders, readercap;
 	_Atomic uint64_t end;   /* published: every entry below it is complete */
 	_Atomic uint64_t first; /* base of the oldest segment */
-	uint64_t bytes, appended, dropped, corrupt, full_waits;
+	uint64_t bytes; /* on disk: every segment file, headers included */
+	uint64_t appended, dropped, corrupt, full_waits;
 	int data_waiters, space_waiters, stopped, closing, dir_dirty;
 	pthread_t syncer;
 	int has_syncer;
@@ -327,7 +328,7 @@ static void drop_front(struct hub_journal *j, int lost)
 	if (unlinkat(j->dfd, name, 0) != 0 && errno != ENOENT)
 		hub_warn("msg=\"journal segment delete failed\" file=%s err=\"%s\"", name,
 			 strerror(errno));
-	j->bytes -= s->size;
+	j->bytes -= SHDR + s->size;
 	j->nseg--;
 	memmove(j->segs, j->segs + 1, j->nseg * sizeof(*j->segs));
 	atomic_store(&j->first, j->segs[0].base);
@@ -393,14 +394,14 @@ static int add_segment(struct hub_journal *j)
 	j->wmap = m;
 	j->wpos = 0;
 	j->wtrim = 0;
-	j->bytes += j->seg_bytes;
+	j->bytes += SHDR + j->seg_bytes;
 	j->dir_dirty = 1;
 	return HUB_OK;
 }
 
 static int over_limit(const struct hub_journal *j)
 {
-	return j->bytes + j->seg_bytes > j->max_bytes;
+	return j->bytes + SHDR + j->seg_bytes > j->max_bytes;
 }
 
 /* Makes room for esize bytes in the active segment: rolls over, dropping or waiting for space
@@ -847,7 +848,7 @@ static int recover_seg(struct hub_journal *j, size_t i)
 		munmap(m, SHDR + s->size);
 	}
 	s->dirty = 1;
-	j->bytes += s->size;
+	j->bytes += SHDR + s->size;
 	return HUB_OK;
 fail:
 	hub_error("msg=\"journal segment unreadable\" file=%s err=\"%s\"", name, strerror(errno));
@@ -1053,7 +1054,7 @@ static int check_opts(const struct hub_journal_opts *o, char *err, size_t errlen
 		       o->segment_bytes, SEG_MIN, SEG_MAX);
 		return HUB_EINVAL;
 	}
-	if (o->max_bytes / 2 < round8(o->segment_bytes)) {
+	if (o->max_bytes / 2 < SHDR + round8(o->segment_bytes)) {
 		seterr(err, errlen, "journal: max_bytes %" PRIu64 " below two segments",
 		       o->max_bytes);
 		return HUB_EINVAL;

@@ -24,7 +24,7 @@ struct hub_journal_reader;
 
 struct hub_journal_opts {
 	const char *dir;
-	uint64_t max_bytes;     /* total size of all segments */
+	uint64_t max_bytes;     /* total size of all segment files, headers included */
 	uint64_t segment_bytes; /* size of one segment file */
 	enum hub_fsync fsync;
 	int fsync_interval_ms;
@@ -44,7 +44,7 @@ struct hub_jentry {
 struct hub_journal_stats {
 	uint64_t first_offset; /* oldest retained entry */
 	uint64_t end_offset;   /* after the newest entry */
-	uint64_t bytes;        /* bytes of segments (entry space; each file has a header besides) */
+	uint64_t bytes;        /* bytes of segment files on disk */
 	uint64_t segments;
 	uint64_t appended;     /* entries appended since open */
 	uint64_t dropped;      /* entries deleted unread by drop_oldest since open */

@@ -220,7 +220,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(st.first_offset, 0);
 	assert_int_equal(st.appended, 5000);
 	assert_int_equal(st.segments, 1);
-	assert_int_equal(st.bytes, 1 << 20);
+	assert_int_equal(st.bytes, SHDR + (1 << 20));
 	hub_journal_reader_free(r);
 	hub_journal_close(j);
 	remove_dir(dir);
@@ -240,7 +240,7 @@ static void test_segments(void **state)
 	hub_journal_get_stats(j, &st);
 	assert_int_equal(st.segments, 5);
 	assert_int_equal(st.end_offset, 300 * FIXED);
-	assert_int_equal(st.bytes, 5 * SEG);
+	assert_int_equal(st.bytes, 5 * (SHDR + SEG));
 	for (uint64_t b = 0; b < 5 * SEG; b += SEG)
 		assert_true(file_exists(dir, b));
 	assert_ids(ids, read_ids(j, 0, ids, 400), 0, 300);
@@ -336,7 +336,7 @@ static void test_cursors(void **state)
 	hub_journal_get_stats(j, &st);
 	assert_int_equal(st.segments, 3);
 	assert_int_equal(st.first_offset, 2 * SEG);
-	assert_int_equal(st.bytes, 3 * SEG);
+	assert_int_equal(st.bytes, 3 * (SHDR + SEG));
 	assert_false(file_exists(dir, 0));
 	assert_false(file_exists(dir, SEG));
 	assert_true(file_exists(dir, 2 * SEG));
@@ -467,7 +467,7 @@ static void test_drop_oldest(void **state)
 {
 	(void)state;
 	char *dir = make_dir();
-	struct hub_journal_opts o = opts(dir, SEG, 3 * SEG, HUB_FULL_DROP_OLDEST);
+	struct hub_journal_opts o = opts(dir, SEG, 3 * (SHDR + SEG), HUB_FULL_DROP_OLDEST);
 	struct hub_journal *j = open_ok(&o);
 	struct hub_journal_stats st;
 	struct hub_jentry e;
@@ -482,7 +482,7 @@ static void test_drop_oldest(void **state)
 	hub_journal_get_stats(j, &st);
 	assert_int_equal(st.dropped, 128);
 	assert_int_equal(st.segments, 3);
-	assert_int_equal(st.bytes, 3 * SEG);
+	assert_int_equal(st.bytes, 3 * (SHDR + SEG));
 	assert_int_equal(st.first_offset, 2 * SEG);
 	assert_false(file_exists(dir, 0));
 	assert_false(file_exists(dir, SEG));
@@ -546,7 +546,7 @@ static void test_block(void **state)
 {
 	(void)state;
 	char *dir = make_dir();
-	struct hub_journal_opts o = opts(dir, SEG, 2 * SEG, HUB_FULL_BLOCK);
+	struct hub_journal_opts o = opts(dir, SEG, 2 * (SHDR + SEG), HUB_FULL_BLOCK);
 	struct hub_journal *j = open_ok(&o);
 	struct hub_journal_stats st;
 	uint64_t off;
