@@ -1,38 +1,24 @@
-/* The static table of every adapter compiled into cityhub. No dlopen: add a line here. */
+/* The static table of every adapter compiled into cityhub. No dlopen: to add an adapter, add
+ * its name to adapter_names in adapters/meson.build, which generates the table
+ * (adapter_table.c). */
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 
 #include <string.h>
 
-extern const struct hub_adapter hub_adapter_native;
-extern const struct hub_adapter hub_adapter_lpp;
-extern const struct hub_adapter hub_adapter_ttn;
-extern const struct hub_adapter hub_adapter_chirpstack;
-extern const struct hub_adapter hub_adapter_senml;
-extern const struct hub_adapter hub_adapter_ngsi;
-extern const struct hub_adapter hub_adapter_jsonmap;
-
-static const struct hub_adapter *const adapters[] = {
-	&hub_adapter_native,
-	&hub_adapter_lpp,
-	&hub_adapter_ttn,
-	&hub_adapter_chirpstack,
-	&hub_adapter_senml,
-	&hub_adapter_ngsi,
-	&hub_adapter_jsonmap,
-	NULL,
-};
+/* adapter_table.c: every adapter in adapter_names' order, NULL-terminated. */
+extern const struct hub_adapter *const hub_adapter_table[];
 
 const struct hub_adapter *const *hub_adapter_all(void)
 {
-	return adapters;
+	return hub_adapter_table;
 }
 
 const struct hub_adapter *hub_adapter_find(const char *name)
 {
-	for (size_t i = 0; adapters[i]; i++)
-		if (strcmp(adapters[i]->name, name) == 0)
-			return adapters[i];
+	for (size_t i = 0; hub_adapter_table[i]; i++)
+		if (strcmp(hub_adapter_table[i]->name, name) == 0)
+			return hub_adapter_table[i];
 	return NULL;
 }
 

@@ -55,7 +55,8 @@ int hub_consumer_commit(struct hub_consumer *c)
 		return HUB_OK;
 	int rc = hub_journal_cursor_commit(c->env.journal, c->name, c->done);
 	if (rc != HUB_OK) {
-		hub_error("msg=\"cursor commit failed\" consumer=%s err=\"%s\"", c->name, hub_strerror(rc));
+		hub_error("msg=\"cursor commit failed\" consumer=%s err=\"%s\"", hub_logq(c->name),
+			  hub_strerror(rc));
 		return rc;
 	}
 	atomic_store(&c->committed, c->done);
@@ -120,7 +121,7 @@ static int start(struct hub_consumer *c, char *err, size_t errlen)
 		return HUB_EIO;
 	}
 	c->started = 1;
-	hub_info("msg=\"consumer started\" consumer=%s offset=%llu", c->name,
+	hub_info("msg=\"consumer started\" consumer=%s offset=%llu", hub_logq(c->name),
 		 (unsigned long long)at);
 	return HUB_OK;
 }

@@ -418,21 +418,19 @@ static void change_health(struct hub_influx *w, enum health h)
 {
 	if (h == w->health)
 		return;
-	char quoted[sizeof(w->st.last_error)];
-	const char *name = w->cfg->name ? w->cfg->name : "?";
+	char error[sizeof(w->st.last_error)];
+	const char *name = hub_logq(w->cfg->name ? w->cfg->name : "?");
 	pthread_mutex_lock(&w->lock);
-	snprintf(quoted, sizeof(quoted), "%s", w->st.last_error);
+	snprintf(error, sizeof(error), "%s", w->st.last_error);
 	pthread_mutex_unlock(&w->lock);
-	for (char *p = quoted; *p; p++)
-		if (*p == '"' || *p == '\\')
-			*p = '\'';
 	if (h == H_OK)
 		hub_info("msg=\"influxdb writes recovered\" sink=%s", name);
 	else if (h == H_RETRYING)
-		hub_warn("msg=\"influxdb write failed, retrying\" sink=%s error=\"%s\"", name, quoted);
+		hub_warn("msg=\"influxdb write failed, retrying\" sink=%s error=%s", name,
+			 hub_logq(error));
 	else
-		hub_error("msg=\"influxdb refused credentials, sink stopped\" sink=%s error=\"%s\"",
-			  name, quoted);
+		hub_error("msg=\"influxdb refused credentials, sink stopped\" sink=%s error=%s",
+			  name, hub_logq(error));
 	w->health = h;
 }
 

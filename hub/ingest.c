@@ -77,8 +77,8 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		hub_metric_add(in->m_received, 1);
 		hub_metric_add(in->m_bytes, len);
 	} else {
-		hub_error("msg=\"message not journaled\" topic=\"%.*s\" err=\"%s\"", (int)tlen, topic,
-			  hub_strerror(rc));
+		hub_error("msg=\"message not journaled\" topic=%s err=\"%s\"",
+			  hub_logqn(topic, tlen), hub_strerror(rc));
 	}
 	MQTTAsync_freeMessage(&m);
 	MQTTAsync_free(topic);
@@ -90,8 +90,8 @@ static void on_connection_lost(void *ctx, char *cause)
 	struct hub_ingest *in = ctx;
 	atomic_store(&in->ready, 0);
 	if (!atomic_load(&in->stopping))
-		hub_warn("msg=\"broker connection lost, reconnecting\" cause=\"%s\"",
-			 cause ? cause : "unknown");
+		hub_warn("msg=\"broker connection lost, reconnecting\" cause=%s",
+			 hub_logq(cause ? cause : "unknown"));
 }
 
 static void on_subscribed(void *ctx, MQTTAsync_successData *resp)
@@ -127,8 +127,8 @@ static void on_connected(void *ctx, char *cause)
 	(void)cause;
 	struct hub_ingest *in = ctx;
 	hub_metric_add(in->m_connects, 1);
-	hub_info("msg=\"connected to broker\" url=%s client_id=%s", in->cfg->mqtt.url,
-		 in->cfg->mqtt.client_id);
+	hub_info("msg=\"connected to broker\" url=%s client_id=%s", hub_logq(in->cfg->mqtt.url),
+		 hub_logq(in->cfg->mqtt.client_id));
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	ro.context = in;
 	if (in->cfg->mqtt.version == 5) {
@@ -147,8 +147,8 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
 {
 	struct hub_ingest *in = ctx;
 	atomic_store(&in->need_connect, 1);
-	hub_warn("msg=\"broker connect failed, retrying\" code=%d detail=\"%s\"", resp ? resp->code : 0,
-		 resp && resp->message ? resp->message : "");
+	hub_warn("msg=\"broker connect failed, retrying\" code=%d detail=%s", resp ? resp->code : 0,
+		 hub_logq(resp ? resp->message : NULL));
 }
 
 static void on_connect_failed5(void *ctx, MQTTAsync_failureData5 *resp)

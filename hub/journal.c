@@ -5,6 +5,11 @@
  * offset. The unused end of a segment stays zero and readers skip it (also the hole left when
  * recovery cut a damaged older segment). Files are host-endian.
  *
+ * A segment file starts with a header (magic "CHJS", format version); its entry space of
+ * segment_bytes follows. Offsets count entry space only: the entry at offset o of the segment
+ * whose base is b sits at file position SHDR + o - b. A file of another format version is
+ * refused at open and never touched: a later format must not be cut as damage by an older hub.
+ *
  * The writer copies an entry into the shared mapping in this order: header with magic 0, body,
  * magic, then publishes the new end with a release store. A reader never looks past the
  * published end, and a process crash leaves either a complete entry, a header without magic
@@ -39,6 +44,8 @@
 
 #define MAGIC 0x4c4e524aU /* "JRNL" */
 #define HDR 24u
+#define SEG_MAGIC 0x534a4843U /* "CHJS" */
+#define SHDR ((uint64_t)HUB_JOURNAL_SEG_HEADER)
 #define SEG_MIN 4096u
 #define SEG_MAX (1u << 30)
 #define CURSOR_NAME_MAX 64
@@ -57,9 +64,16 @@ struct ehdr {
 };
 _Static_assert(sizeof(struct ehdr) == HDR, "entry header is 24 bytes");
 
+struct shdr {
+	uint32_t magic;
+	uint32_t version;  /* HUB_JOURNAL_FORMAT */
+	uint64_t reserved; /* zero */
+};
+_Static_assert(sizeof(struct shdr) == HUB_JOURNAL_SEG_HEADER, "segment header is 16 bytes");
+
 struct seg {
-	uint64_t base;    /* global offset of the file's first byte */
-	uint64_t size;    /* file size */
+	uint64_t base;    /* global offset of the first byte of its entry space */
+	uint64_t size;    /* bytes of entry space: the file is SHDR bytes longer */
 	uint64_t entries; /* valid entries in it */
 	int dirty;        /* written since the last sync (policies none and interval) */
 };
@@ -92,7 +106,8 @@ struct hub_journal {
 	size_t nreaders, readercap;
 	_Atomic uint64_t end;   /* published: every entry below it is complete */
 	_Atomic uint64_t first; /* base of the oldest segment */
-	uint64_t bytes, appended, dropped, corrupt, full_waits;
+	uint64_t bytes; /* on disk: every segment file, headers included */
+	uint64_t appended, dropped, corrupt, full_waits;
 	int data_waiters, space_waiters, stopped, closing, dir_dirty;
 	pthread_t syncer;
 	int has_syncer;
@@ -284,19 +299,21 @@ static uint64_t count_unread(struct hub_journal *j)
 	int fd = openat(j->dfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return s->entries;
-	void *m = mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0);
+	void *m = mmap(NULL, SHDR + s->size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED)
 		return s->entries;
+	const uint8_t *file = m;
 	struct ehdr h;
 	uint64_t esize, trimmed = 0;
 	const char *why;
-	while (s->base + pos < min && check_entry(m, pos, limit, 0, &h, &esize, &why) == ENTRY_OK) {
+	while (s->base + pos < min &&
+	       check_entry(file + SHDR, pos, limit, 0, &h, &esize, &why) == ENTRY_OK) {
 		read++;
 		pos += esize;
-		trim_map(m, &trimmed, pos);
+		trim_map(file, &trimmed, SHDR + pos);
 	}
-	munmap(m, s->size);
+	munmap(m, SHDR + s->size);
 	return read < s->entries ? s->entries - read : 0;
 }
 
@@ -311,14 +328,21 @@ static void drop_front(struct hub_journal *j, int lost)
 	if (unlinkat(j->dfd, name, 0) != 0 && errno != ENOENT)
 		hub_warn("msg=\"journal segment delete failed\" file=%s err=\"%s\"", name,
 			 strerror(errno));
-	j->bytes -= s->size;
+	j->bytes -= SHDR + s->size;
 	j->nseg--;
 	memmove(j->segs, j->segs + 1, j->nseg * sizeof(*j->segs));
 	atomic_store(&j->first, j->segs[0].base);
 	j->dir_dirty = 1;
 }
 
-/* Creates a preallocated file for the segment starting at base and maps it writable. */
+static int write_header(int fd)
+{
+	const struct shdr h = {SEG_MAGIC, HUB_JOURNAL_FORMAT, 0};
+	return pwrite(fd, &h, SHDR, 0) == (ssize_t)SHDR ? HUB_OK : HUB_EIO;
+}
+
+/* Creates a preallocated file for the segment starting at base, with its header, and maps
+ * it writable (the whole file: entries start SHDR bytes in). */
 static int create_seg_file(struct hub_journal *j, uint64_t base, uint8_t **map)
 {
 	char name[32];
@@ -326,16 +350,18 @@ static int create_seg_file(struct hub_journal *j, uint64_t base, uint8_t **map)
 	int fd = openat(j->dfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		goto fail;
-	int rc = posix_fallocate(fd, 0, (off_t)j->seg_bytes);
+	int rc = posix_fallocate(fd, 0, (off_t)(SHDR + j->seg_bytes));
 	if (rc != 0) {
 		errno = rc;
 		goto fail_unlink;
 	}
-	void *m = mmap(NULL, j->seg_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (write_header(fd) != HUB_OK)
+		goto fail_unlink;
+	void *m = mmap(NULL, SHDR + j->seg_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		goto fail_unlink;
 	if (j->fsync == HUB_FSYNC_ALWAYS && (fsync(fd) != 0 || fsync(j->dfd) != 0)) {
-		munmap(m, j->seg_bytes);
+		munmap(m, SHDR + j->seg_bytes);
 		goto fail_unlink;
 	}
 	close(fd);
@@ -360,7 +386,7 @@ static int add_segment(struct hub_journal *j)
 	if (rc != HUB_OK)
 		return rc;
 	if (j->wmap)
-		munmap(j->wmap, active(j)->size);
+		munmap(j->wmap, SHDR + active(j)->size);
 	struct seg s = {base, j->seg_bytes, 0, j->fsync != HUB_FSYNC_ALWAYS};
 	push_seg(j, &s);
 	if (j->nseg == 1)
@@ -368,14 +394,14 @@ static int add_segment(struct hub_journal *j)
 	j->wmap = m;
 	j->wpos = 0;
 	j->wtrim = 0;
-	j->bytes += j->seg_bytes;
+	j->bytes += SHDR + j->seg_bytes;
 	j->dir_dirty = 1;
 	return HUB_OK;
 }
 
 static int over_limit(const struct hub_journal *j)
 {
-	return j->bytes + j->seg_bytes > j->max_bytes;
+	return j->bytes + SHDR + j->seg_bytes > j->max_bytes;
 }
 
 /* Makes room for esize bytes in the active segment: rolls over, dropping or waiting for space
@@ -413,7 +439,7 @@ static int put_entry(struct hub_journal *j, const struct ehdr *h, const char *to
 		     const void *payload, size_t len, uint64_t esize)
 {
 	uint64_t start = j->wpos;
-	uint8_t *p = j->wmap + start;
+	uint8_t *p = j->wmap + SHDR + start;
 	memcpy(p, h, HDR);
 	atomic_signal_fence(memory_order_seq_cst);
 	uint8_t *b = p + HDR;
@@ -433,11 +459,11 @@ static int put_entry(struct hub_journal *j, const struct ehdr *h, const char *to
 	if (j->data_waiters)
 		pthread_cond_broadcast(&j->data_cond);
 	if (j->fsync == HUB_FSYNC_ALWAYS) {
-		uint64_t from = start - start % (uint64_t)j->page;
-		if (msync(j->wmap + from, j->wpos - from, MS_SYNC) != 0)
+		uint64_t from = (SHDR + start) - (SHDR + start) % (uint64_t)j->page;
+		if (msync(j->wmap + from, SHDR + j->wpos - from, MS_SYNC) != 0)
 			return HUB_EIO;
 	}
-	trim_map(j->wmap, &j->wtrim, j->wpos);
+	trim_map(j->wmap, &j->wtrim, SHDR + j->wpos);
 	return HUB_OK;
 }
 
@@ -761,8 +787,8 @@ static void zero_tail(int fd, uint8_t *m, uint64_t from, uint64_t size)
 	}
 }
 
-/* Walks a mapped segment; at the first damaged entry logs it, counts it and zeroes the rest.
- * Returns where the valid data ends; *trimmed as trim_map left it for m. */
+/* Walks a mapped segment file; at the first damaged entry logs it, counts it and zeroes the
+ * rest. Returns where the valid data ends in its entry space; *trimmed as trim_map left it. */
 static uint64_t scan_seg(struct hub_journal *j, struct seg *s, int fd, uint8_t *m, uint64_t limit,
 			 uint64_t *trimmed)
 {
@@ -770,17 +796,17 @@ static uint64_t scan_seg(struct hub_journal *j, struct seg *s, int fd, uint8_t *
 	struct ehdr h;
 	const char *why = NULL;
 	int st;
-	while ((st = check_entry(m, pos, limit, 1, &h, &esize, &why)) == ENTRY_OK) {
+	while ((st = check_entry(m + SHDR, pos, limit, 1, &h, &esize, &why)) == ENTRY_OK) {
 		s->entries++;
 		pos += esize;
-		trim_map(m, trimmed, pos);
+		trim_map(m, trimmed, SHDR + pos);
 	}
 	if (st == ENTRY_BAD) {
 		hub_warn("msg=\"journal entry damaged, cutting segment\" segment=%020" PRIu64
 			 " offset=%" PRIu64 " reason=\"%s\"",
 			 s->base, s->base + pos, why);
 		j->corrupt++;
-		zero_tail(fd, m, pos, s->size);
+		zero_tail(fd, m, SHDR + pos, SHDR + s->size);
 	}
 	return pos;
 }
@@ -795,19 +821,20 @@ static int recover_seg(struct hub_journal *j, size_t i)
 	int fd = openat(j->dfd, name, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0)
 		goto fail;
-	s->size = round8((uint64_t)st.st_size);
+	uint64_t flen = (uint64_t)st.st_size;
+	s->size = flen > SHDR ? round8(flen - SHDR) : 0;
 	if (s->size < j->seg_bytes)
 		s->size = j->seg_bytes;
-	if (s->size != (uint64_t)st.st_size) {
+	if (SHDR + s->size != flen) {
 		hub_warn("msg=\"journal segment short, re-extending\" file=%s size=%lld", name,
 			 (long long)st.st_size);
-		int rc = posix_fallocate(fd, 0, (off_t)s->size);
+		int rc = posix_fallocate(fd, 0, (off_t)(SHDR + s->size));
 		if (rc != 0) {
 			errno = rc;
 			goto fail;
 		}
 	}
-	void *m = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *m = mmap(NULL, SHDR + s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		goto fail;
 	uint64_t trimmed = 0;
@@ -818,10 +845,10 @@ static int recover_seg(struct hub_journal *j, size_t i)
 		j->wpos = pos;
 		j->wtrim = trimmed;
 	} else {
-		munmap(m, s->size);
+		munmap(m, SHDR + s->size);
 	}
 	s->dirty = 1;
-	j->bytes += s->size;
+	j->bytes += SHDR + s->size;
 	return HUB_OK;
 fail:
 	hub_error("msg=\"journal segment unreadable\" file=%s err=\"%s\"", name, strerror(errno));
@@ -890,9 +917,57 @@ static int scan_dir(struct hub_journal *j, char *err, size_t errlen)
 	return rc;
 }
 
-/* Recovers every segment (or creates the first one) and sets end and first. */
-static int recover_all(struct hub_journal *j, char *err, size_t errlen)
+/* Reads the header of segment file name in dir. A file too short for one, or zero where it
+ * goes, was being created when the hub stopped: its header is written now. Any other magic or
+ * format version refuses the journal (HUB_ECORRUPT) with a message naming the file. */
+static int check_header(struct hub_journal *j, const char *dir, const char *name, char *err,
+			size_t errlen)
 {
+	struct shdr h = {0, 0, 0};
+	struct stat st;
+	int rc = HUB_EIO;
+	int fd = openat(j->dfd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 ||
+	    (st.st_size >= (off_t)SHDR && pread(fd, &h, SHDR, 0) != (ssize_t)SHDR)) {
+		seterr(err, errlen, "journal: %s/%s unreadable: %s", dir, name, strerror(errno));
+		goto out;
+	}
+	rc = HUB_ECORRUPT;
+	if (h.magic == 0 && h.version == 0 && h.reserved == 0) {
+		rc = write_header(fd);
+		if (rc != HUB_OK)
+			seterr(err, errlen, "journal: %s/%s: cannot write its header: %s", dir, name,
+			       strerror(errno));
+	} else if (h.magic != SEG_MAGIC && h.magic != MAGIC) {
+		seterr(err, errlen, "journal: %s/%s is not a cityhub journal segment (magic 0x%08x)",
+		       dir, name, h.magic);
+	} else if (h.magic == MAGIC || h.version != HUB_JOURNAL_FORMAT) {
+		/* MAGIC: an entry where the header goes, the format before versions (0) */
+		seterr(err, errlen,
+		       "journal: %s/%s has format version %u but this cityhub reads version %u; "
+		       "refusing to open the journal (run the cityhub that wrote it, or move the "
+		       "directory aside)",
+		       dir, name, h.magic == MAGIC ? 0u : h.version, (unsigned)HUB_JOURNAL_FORMAT);
+	} else {
+		rc = HUB_OK;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Recovers every segment (or creates the first one) and sets end and first. Every header is
+ * checked before recovery changes any file. */
+static int recover_all(struct hub_journal *j, const char *dir, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < j->nseg; i++) {
+		char name[32];
+		seg_name(name, sizeof(name), j->segs[i].base);
+		int rc = check_header(j, dir, name, err, errlen);
+		if (rc != HUB_OK)
+			return rc;
+	}
 	for (size_t i = 0; i < j->nseg; i++) {
 		if (recover_seg(j, i) != HUB_OK) {
 			seterr(err, errlen, "journal: segment %020" PRIu64 " unreadable: %s",
@@ -979,7 +1054,7 @@ static int check_opts(const struct hub_journal_opts *o, char *err, size_t errlen
 		       o->segment_bytes, SEG_MIN, SEG_MAX);
 		return HUB_EINVAL;
 	}
-	if (o->max_bytes / 2 < round8(o->segment_bytes)) {
+	if (o->max_bytes / 2 < SHDR + round8(o->segment_bytes)) {
 		seterr(err, errlen, "journal: max_bytes %" PRIu64 " below two segments",
 		       o->max_bytes);
 		return HUB_EINVAL;
@@ -1016,7 +1091,7 @@ static struct hub_journal *journal_alloc(const struct hub_journal_opts *o)
 static void journal_free(struct hub_journal *j)
 {
 	if (j->wmap)
-		munmap(j->wmap, active(j)->size);
+		munmap(j->wmap, SHDR + active(j)->size);
 	if (j->lockfd >= 0)
 		close(j->lockfd);
 	if (j->dfd >= 0)
@@ -1037,7 +1112,7 @@ struct hub_journal *hub_journal_open(const struct hub_journal_opts *o, char *err
 		return NULL;
 	struct hub_journal *j = journal_alloc(o);
 	if (open_dir(j, o->dir, err, errlen) != HUB_OK || scan_dir(j, err, errlen) != HUB_OK ||
-	    recover_all(j, err, errlen) != HUB_OK)
+	    recover_all(j, o->dir, err, errlen) != HUB_OK)
 		goto fail;
 	if (j->fsync == HUB_FSYNC_INTERVAL) {
 		int rc = pthread_create(&j->syncer, NULL, sync_main, j);
@@ -1145,17 +1220,18 @@ static int reader_map(struct hub_journal_reader *r)
 		const struct seg *s = &j->segs[i];
 		seg_name(name, sizeof(name), s->base);
 		int fd = openat(j->dfd, name, O_RDONLY | O_CLOEXEC);
-		void *m = fd >= 0 ? mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+		void *m = fd >= 0 ? mmap(NULL, SHDR + s->size, PROT_READ, MAP_SHARED, fd, 0)
+				  : MAP_FAILED;
 		if (fd >= 0)
 			close(fd);
 		if (m == MAP_FAILED) {
 			rc = HUB_EIO;
 		} else {
 			r->map = m;
-			r->maplen = s->size;
+			r->maplen = SHDR + s->size;
 			r->base = s->base;
 			r->limit = seg_limit(j, i);
-			r->trimmed = (r->off - s->base) & ~(TRIM_STEP - 1);
+			r->trimmed = (SHDR + r->off - s->base) & ~(TRIM_STEP - 1);
 		}
 	}
 	pthread_mutex_unlock(&j->lock);
@@ -1202,8 +1278,8 @@ int hub_journal_reader_next(struct hub_journal_reader *r, struct hub_jentry *e)
 		const char *why;
 		uint64_t pos = r->off - r->base;
 		/* The entry returned last is no longer needed: its pointers die with this call. */
-		trim_map(r->map, &r->trimmed, pos);
-		if (check_entry(r->map, pos, r->limit, 0, &h, &esize, &why) != ENTRY_OK) {
+		trim_map(r->map, &r->trimmed, SHDR + pos);
+		if (check_entry(r->map + SHDR, pos, r->limit, 0, &h, &esize, &why) != ENTRY_OK) {
 			rc = reader_skip(r);
 			if (rc != HUB_OK)
 				return rc;
@@ -1212,9 +1288,9 @@ int hub_journal_reader_next(struct hub_journal_reader *r, struct hub_jentry *e)
 		e->offset = r->off;
 		e->next = r->off + esize;
 		e->recv_ns = h.recv_ns;
-		e->topic = (const char *)r->map + pos + HDR;
+		e->topic = (const char *)r->map + SHDR + pos + HDR;
 		e->topic_len = h.topic_len;
-		e->payload = r->map + pos + HDR + h.topic_len + 1;
+		e->payload = r->map + SHDR + pos + HDR + h.topic_len + 1;
 		e->len = h.len - h.topic_len - 2;
 		r->off = e->next;
 		/* Under the lock, so that drop_oldest either counted this entry as dropped (then

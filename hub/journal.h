@@ -14,12 +14,17 @@
 
 #include "config.h"
 
+/* Each segment file starts with a header of HUB_JOURNAL_SEG_HEADER bytes: magic "CHJS" and
+ * the format version. A journal holding another version is refused at open, untouched. */
+#define HUB_JOURNAL_FORMAT 1
+#define HUB_JOURNAL_SEG_HEADER 16
+
 struct hub_journal;
 struct hub_journal_reader;
 
 struct hub_journal_opts {
 	const char *dir;
-	uint64_t max_bytes;     /* total size of all segments */
+	uint64_t max_bytes;     /* total size of all segment files, headers included */
 	uint64_t segment_bytes; /* size of one segment file */
 	enum hub_fsync fsync;
 	int fsync_interval_ms;
@@ -39,7 +44,7 @@ struct hub_jentry {
 struct hub_journal_stats {
 	uint64_t first_offset; /* oldest retained entry */
 	uint64_t end_offset;   /* after the newest entry */
-	uint64_t bytes;        /* bytes on disk */
+	uint64_t bytes;        /* bytes of segment files on disk */
 	uint64_t segments;
 	uint64_t appended;     /* entries appended since open */
 	uint64_t dropped;      /* entries deleted unread by drop_oldest since open */
@@ -49,7 +54,9 @@ struct hub_journal_stats {
 };
 
 /* Opens or creates the journal in o->dir, recovering after a crash: every segment is scanned,
- * damaged entries are logged and the torn tail is cut off. NULL with a message in err. */
+ * damaged entries are logged and the torn tail is cut off. NULL with a message in err, also
+ * when a segment has another format version than HUB_JOURNAL_FORMAT (the message names the
+ * file and both versions; nothing is changed). */
 struct hub_journal *hub_journal_open(const struct hub_journal_opts *o, char *err, size_t errlen);
 
 /* Syncs and closes; wakes every waiter with HUB_ESTOP first. NULL is a no-op. */

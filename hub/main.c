@@ -164,8 +164,8 @@ static int open_journal(struct hub *h)
 {
 	char err[512] = "";
 	if (mkdir(h->cfg.journal.dir, 0750) != 0 && errno != EEXIST) {
-		hub_error("msg=\"cannot create journal dir\" dir=%s err=\"%s\"", h->cfg.journal.dir,
-			  strerror(errno));
+		hub_error("msg=\"cannot create journal dir\" dir=%s err=\"%s\"",
+			  hub_logq(h->cfg.journal.dir), strerror(errno));
 		return 1;
 	}
 	struct hub_journal_opts o = {
@@ -178,7 +178,8 @@ static int open_journal(struct hub *h)
 	};
 	h->journal = hub_journal_open(&o, err, sizeof(err));
 	if (!h->journal) {
-		hub_error("msg=\"cannot open journal\" dir=%s err=\"%s\"", o.dir, err);
+		hub_error("msg=\"cannot open journal\" dir=%s err=%s", hub_logq(o.dir),
+			  hub_logq(err));
 		return 1;
 	}
 	return 0;
@@ -196,15 +197,15 @@ static int start_notifiers(struct hub *h)
 	struct hub_notify_env env = {state_dir(&h->cfg), hub_ingest_publish_acked, h->ingest};
 	if (mkdir(state_dir(&h->cfg), 0750) != 0 && errno != EEXIST) {
 		hub_error("msg=\"cannot create alerts.state_dir\" dir=%s err=\"%s\"",
-			  state_dir(&h->cfg), strerror(errno));
+			  hub_logq(state_dir(&h->cfg)), strerror(errno));
 		return 1;
 	}
 	h->notifiers = hub_xcalloc(h->cfg.nnotifiers + 1, sizeof(*h->notifiers));
 	for (size_t i = 0; i < h->cfg.nnotifiers; i++) {
 		h->notifiers[i] = hub_notifier_start(&h->cfg.notifiers[i], &env, err, sizeof(err));
 		if (!h->notifiers[i]) {
-			hub_error("msg=\"cannot start notifier\" notifier=%s err=\"%s\"",
-				  h->cfg.notifiers[i].name, err);
+			hub_error("msg=\"cannot start notifier\" notifier=%s err=%s",
+				  hub_logq(h->cfg.notifiers[i].name), hub_logq(err));
 			return 1;
 		}
 		h->nnotifiers++;
@@ -219,8 +220,8 @@ static int start_one(struct hub *h, const struct hub_consumer_env *env,
 	struct hub_consumer *c = ops ? hub_consumer_start(env, ops, name, conf, err, sizeof(err))
 				     : NULL;
 	if (!c) {
-		hub_error("msg=\"cannot start consumer\" consumer=%s err=\"%s\"", name,
-			  ops ? err : "no such sink type");
+		hub_error("msg=\"cannot start consumer\" consumer=%s err=%s", hub_logq(name),
+			  hub_logq(ops ? err : "no such sink type"));
 		return 1;
 	}
 	h->consumers[h->nconsumers++] = c;
@@ -331,7 +332,7 @@ static void shutdown_hub(struct hub *h)
 		long long left = deadline - hub_now_mono_ms();
 		if (hub_consumer_join(h->consumers[i], left > 0 ? (int)left : 0) != HUB_OK) {
 			hub_warn("msg=\"consumer did not drain in time; its backlog stays in the journal\" "
-				 "consumer=%s", hub_consumer_name(h->consumers[i]));
+				 "consumer=%s", hub_logq(hub_consumer_name(h->consumers[i])));
 			hub_consumer_stop(h->consumers[i]);
 		}
 	}
@@ -367,7 +368,7 @@ static int run(struct hub *h)
 		return 1;
 	h->ingest = hub_ingest_new(&h->cfg, h->journal, err, sizeof(err));
 	if (!h->ingest) {
-		hub_error("msg=\"cannot create MQTT client\" err=\"%s\"", err);
+		hub_error("msg=\"cannot create MQTT client\" err=%s", hub_logq(err));
 		return 1;
 	}
 	if (start_notifiers(h) != 0 || start_consumers(h) != 0)
@@ -375,13 +376,13 @@ static int run(struct hub *h)
 	if (h->cfg.http.port > 0) {
 		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
 		if (!h->http) {
-			hub_error("msg=\"cannot start HTTP API\" err=\"%s\"", err);
+			hub_error("msg=\"cannot start HTTP API\" err=%s", hub_logq(err));
 			return 1;
 		}
 	}
 	hub_ingest_start(h->ingest);
 	hub_info("msg=\"cityhub started\" version=%s broker=%s sinks=%zu routes=%zu", CITYHUB_VERSION,
-		 h->cfg.mqtt.url, h->cfg.nsinks, h->cfg.nroutes);
+		 hub_logq(h->cfg.mqtt.url), h->cfg.nsinks, h->cfg.nroutes);
 	wait_for_signal(h, &set);
 	return 0;
 }

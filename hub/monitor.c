@@ -151,8 +151,8 @@ static void on_reject(struct monitor *m, const struct hub_jentry *e, const char 
 	snprintf(labels, sizeof(labels), "reason=\"%s\",adapter=\"%s\"", rej->reason, adapter);
 	hub_metric_add(cached(m, "cityhub_rejected_total", "Messages rejected, by reason and adapter",
 			      labels), 1);
-	hub_debug("msg=\"rejected\" reason=%s adapter=%s detail=\"%s\"", rej->reason, adapter,
-		  rej->detail);
+	hub_debug("msg=\"rejected\" reason=%s adapter=%s detail=%s", rej->reason, adapter,
+		  hub_logq(rej->detail));
 	if (!m->env->ingest)
 		return;
 	char topic[256];
@@ -359,7 +359,7 @@ static int snapshot(struct monitor *m)
 	free(text);
 	if (rc != HUB_OK) {
 		hub_error("msg=\"cannot save the alert state; transitions wait\" path=%s err=\"%s\"",
-			  m->state_path, strerror(errno));
+			  hub_logq(m->state_path), strerror(errno));
 		return rc;
 	}
 	hub_metric_add(m->m_saves, 1);
@@ -491,11 +491,11 @@ static uint64_t start_at(void *state, uint64_t committed)
 	json_error_t jerr;
 	json_t *doc = json_load_file(m->state_path, 0, &jerr);
 	if (!doc && access(m->state_path, F_OK) == 0)
-		hub_error("msg=\"alert state unreadable; starting without it\" path=%s err=\"%s\"",
-			  m->state_path, jerr.text);
+		hub_error("msg=\"alert state unreadable; starting without it\" path=%s err=%s",
+			  hub_logq(m->state_path), hub_logq(jerr.text));
 	if (doc && restore(m, doc, &at, err, sizeof(err)) != HUB_OK) {
-		hub_error("msg=\"alert state refused; starting without it\" path=%s err=\"%s\"",
-			  m->state_path, err);
+		hub_error("msg=\"alert state refused; starting without it\" path=%s err=%s",
+			  hub_logq(m->state_path), hub_logq(err));
 		at = committed;
 	} else if (doc && at < committed) {
 		hub_warn("msg=\"alert state older than the monitor cursor; resuming at the cursor\" "
@@ -503,7 +503,7 @@ static uint64_t start_at(void *state, uint64_t committed)
 			 (unsigned long long)committed);
 		at = committed;
 	} else if (doc) {
-		hub_info("msg=\"alert state restored\" path=%s offset=%llu unsent=%zu", m->state_path,
+		hub_info("msg=\"alert state restored\" path=%s offset=%llu unsent=%zu", hub_logq(m->state_path),
 			 (unsigned long long)at, json_array_size(m->unsent));
 	}
 	json_decref(doc);

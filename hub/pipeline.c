@@ -82,7 +82,8 @@ static int parse_template(struct route *r, const char *tmpl, char *err, size_t e
 	return rc;
 }
 
-static int build_route(struct route *r, const struct hub_cfg_route *c, char *err, size_t errlen)
+static int build_route(struct route *r, const struct hub_cfg_route *c,
+		       const struct hub_schemas *schemas, char *err, size_t errlen)
 {
 	r->filter = hub_xstrdup(c->filter);
 	r->kind = c->kind ? hub_xstrdup(c->kind) : NULL;
@@ -94,6 +95,8 @@ static int build_route(struct route *r, const struct hub_cfg_route *c, char *err
 	r->has_template = c->template != NULL;
 	if (c->template && parse_template(r, c->template, err, errlen) != HUB_OK)
 		return HUB_EINVAL;
+	if (r->adapter->init_with_schemas)
+		return r->adapter->init_with_schemas(c->options, schemas, &r->state, err, errlen);
 	if (r->adapter->init)
 		return r->adapter->init(c->options, &r->state, err, errlen);
 	if (c->options && json_object_size(c->options) > 0) {
@@ -111,7 +114,7 @@ static struct hub_pipeline *add_derived_route(struct hub_pipeline *p, char *err,
 	json_t *none = json_object();
 	struct hub_cfg_route derived = {.filter = HUB_DERIVED_PREFIX "#", .adapter = "native",
 					.template = HUB_DERIVED_PREFIX "{kind}", .options = none};
-	int rc = build_route(&p->routes[p->nroutes++], &derived, err, errlen);
+	int rc = build_route(&p->routes[p->nroutes++], &derived, p->schemas, err, errlen);
 	json_decref(none);
 	if (rc != HUB_OK) {
 		hub_pipeline_free(p);
@@ -137,7 +140,8 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		p->nroutes++;
 		char msg[200] = "";
-		if (build_route(&p->routes[i], &cfg->routes[i], msg, sizeof(msg)) != HUB_OK) {
+		if (build_route(&p->routes[i], &cfg->routes[i], schemas, msg, sizeof(msg)) !=
+		    HUB_OK) {
 			snprintf(err, errlen, "%s:%d: routes[%zu].%s", cfg->path ? cfg->path : "(defaults)",
 				 cfg->routes[i].line, i, msg);
 			hub_pipeline_free(p);

@@ -37,8 +37,8 @@ static void on_dropped_line(void *ctx, const char *line, size_t len, const char 
 			(int)len, line);
 		fflush(s->deadletter_log);
 	}
-	hub_warn("msg=\"store refused a line; dropped to the dead-letter log\" sink=%s why=\"%.120s\"",
-		 s->cfg->name, why);
+	hub_warn("msg=\"store refused a line; dropped to the dead-letter log\" sink=%s why=%s",
+		 hub_logq(s->cfg->name), hub_logq(why));
 }
 
 static void handle(void *state, const struct hub_jentry *e)
@@ -96,7 +96,7 @@ static int flush(void *state, int at_end)
 		count_writes(s);
 		if (rc == HUB_EAUTH) {
 			hub_error("msg=\"store refused our credentials; sink stopped, backlog kept\" sink=%s "
-				  "detail=\"%s\"", s->cfg->name, s->seen.last_error);
+				  "detail=%s", hub_logq(s->cfg->name), hub_logq(s->seen.last_error));
 			atomic_store(&s->auth_failed, 1);
 			hub_metric_set(s->m_healthy, 0);
 			return rc;
@@ -139,7 +139,7 @@ static void open_deadletter_log(struct sink *s, const char *dir)
 	hub_buf_printf(&path, "%s/deadletter.log", dir);
 	s->deadletter_log = fopen(path.data, "a");
 	if (!s->deadletter_log)
-		hub_warn("msg=\"cannot open the dead-letter log\" path=%s", path.data);
+		hub_warn("msg=\"cannot open the dead-letter log\" path=%s", hub_logq(path.data));
 	hub_buf_fini(&path);
 }
 

@@ -28,6 +28,11 @@ struct field_def {
 
 struct kind_def {
 	char *name;
+	char *fiware_type; /* FIWARE Smart Data Models entity type, or NULL */
+	struct hub_fiware_attr *fiware; /* every FIWARE attribute of the kind; strings in pool */
+	size_t nfiware;
+	char **pool;
+	size_t npool;
 	int pass_unknown;
 	char **tags;
 	size_t ntags;
@@ -125,6 +130,104 @@ static int load_field(const char *name, json_t *spec, struct field_def *fd, char
 	return HUB_OK;
 }
 
+static int in_list(char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *keep(struct kind_def *k, const char *s)
+{
+	k->pool = hub_xrealloc(k->pool, (k->npool + 1) * sizeof(*k->pool));
+	return k->pool[k->npool++] = hub_xstrdup(s);
+}
+
+static int add_fiware(struct kind_def *k, const char *attr, const char *field, const char *tag,
+		      const char *unit, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < k->nfiware; i++) {
+		if (strcmp(k->fiware[i].attr, attr) == 0) {
+			snprintf(err, errlen, "FIWARE attribute %.64s named twice", attr);
+			return HUB_EINVAL;
+		}
+	}
+	k->fiware = hub_xrealloc(k->fiware, (k->nfiware + 1) * sizeof(*k->fiware));
+	k->fiware[k->nfiware++] = (struct hub_fiware_attr){
+		keep(k, attr), field, tag ? keep(k, tag) : NULL, unit ? keep(k, unit) : NULL};
+	return HUB_OK;
+}
+
+static const struct unit_conv *find_unit(const struct field_def *fd, const char *unit)
+{
+	for (size_t i = 0; i < fd->nunits; i++)
+		if (strcmp(fd->units[i].name, unit) == 0)
+			return &fd->units[i];
+	return NULL;
+}
+
+/* A field's FIWARE names: "fiware" (its attribute), "fiware_aliases" (other spellings read
+ * too), "fiware_unit" (the model's unit code, one of "units", for a value sent without one). */
+static int load_field_fiware(struct kind_def *k, const struct field_def *fd, json_t *spec,
+			     char *err, size_t errlen)
+{
+	json_t *name = json_object_get(spec, "fiware");
+	json_t *aliases = json_object_get(spec, "fiware_aliases");
+	json_t *unit = json_object_get(spec, "fiware_unit");
+	if (!name && !aliases && !unit)
+		return HUB_OK;
+	if (!json_is_string(name) || (unit && !json_is_string(unit)) ||
+	    (aliases && !json_is_array(aliases))) {
+		snprintf(err, errlen, "field %s: \"fiware\" and \"fiware_unit\" are strings, "
+			 "\"fiware_aliases\" an array of strings", fd->name);
+		return HUB_EINVAL;
+	}
+	const char *u = json_string_value(unit);
+	if (u && !find_unit(fd, u)) {
+		snprintf(err, errlen, "field %s: fiware_unit %.32s is not one of its units",
+			 fd->name, u);
+		return HUB_EINVAL;
+	}
+	int rc = add_fiware(k, json_string_value(name), fd->name, NULL, u, err, errlen);
+	for (size_t i = 0; rc == HUB_OK && i < json_array_size(aliases); i++) {
+		const char *alias = json_string_value(json_array_get(aliases, i));
+		if (!alias) {
+			snprintf(err, errlen, "field %s: fiware_aliases holds strings", fd->name);
+			return HUB_EINVAL;
+		}
+		rc = add_fiware(k, alias, fd->name, NULL, u, err, errlen);
+	}
+	return rc;
+}
+
+/* The kind's "fiware_type" and "fiware_tags" (attribute -> one of its tags), after its
+ * fields and tags are loaded. */
+static int load_kind_fiware(json_t *root, struct kind_def *k, char *err, size_t errlen)
+{
+	json_t *type = json_object_get(root, "fiware_type");
+	json_t *tags = json_object_get(root, "fiware_tags");
+	if ((type && !json_is_string(type)) || (tags && !json_is_object(tags))) {
+		snprintf(err, errlen, "\"fiware_type\" is a string, \"fiware_tags\" an object");
+		return HUB_EINVAL;
+	}
+	if (type)
+		k->fiware_type = hub_xstrdup(json_string_value(type));
+	const char *attr;
+	json_t *tag;
+	json_object_foreach(tags, attr, tag) {
+		const char *t = json_string_value(tag);
+		if (!t || !in_list(k->tags, k->ntags, t)) {
+			snprintf(err, errlen, "fiware_tags.%.64s: must name one of the kind's tags",
+				 attr);
+			return HUB_EINVAL;
+		}
+		if (add_fiware(k, attr, NULL, t, NULL, err, errlen) != HUB_OK)
+			return HUB_EINVAL;
+	}
+	return HUB_OK;
+}
+
 static int load_kind(json_t *root, struct kind_def *k, char *err, size_t errlen)
 {
 	const char *name = json_string_value(json_object_get(root, "kind"));
@@ -147,10 +250,12 @@ static int load_kind(json_t *root, struct kind_def *k, char *err, size_t errlen)
 	json_t *spec;
 	size_t i = 0;
 	json_object_foreach(fields, fname, spec) {
-		if (load_field(fname, spec, &k->fields[i++], err, errlen) != HUB_OK)
+		struct field_def *fd = &k->fields[i++];
+		if (load_field(fname, spec, fd, err, errlen) != HUB_OK ||
+		    load_field_fiware(k, fd, spec, err, errlen) != HUB_OK)
 			return HUB_EINVAL;
 	}
-	return HUB_OK;
+	return load_kind_fiware(root, k, err, errlen);
 }
 
 /* Adds the kind in text (from source, for messages) to s. */
@@ -276,6 +381,9 @@ void hub_schemas_free(struct hub_schemas *s)
 			free(k->fields[f].name);
 		}
 		free(k->fields);
+		free(k->fiware);
+		free_strings(k->pool, k->npool);
+		free(k->fiware_type);
 		free_strings(k->tags, k->ntags);
 		free_strings(k->required, k->nrequired);
 		free(k->name);
@@ -312,12 +420,31 @@ static const struct field_def *find_field(const struct kind_def *k, const char *
 	return NULL;
 }
 
-static int in_list(char *const *list, size_t n, const char *s)
+const char *hub_schemas_fiware_type(const struct hub_schemas *s, const char *kind)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return 1;
-	return 0;
+	const struct kind_def *k = kind ? find_kind(s, kind) : NULL;
+	return k ? k->fiware_type : NULL;
+}
+
+size_t hub_schemas_fiware_attrs(const struct hub_schemas *s, const char *kind,
+				const struct hub_fiware_attr **attrs)
+{
+	const struct kind_def *k = kind ? find_kind(s, kind) : NULL;
+	*attrs = k ? k->fiware : NULL;
+	return k ? k->nfiware : 0;
+}
+
+int hub_schemas_unit_conv(const struct hub_schemas *s, const char *kind, const char *field,
+			  const char *unit, double *scale, double *offset)
+{
+	const struct kind_def *k = kind ? find_kind(s, kind) : NULL;
+	const struct field_def *fd = k && field ? find_field(k, field) : NULL;
+	const struct unit_conv *u = fd && unit ? find_unit(fd, unit) : NULL;
+	if (!u)
+		return HUB_ENOENT;
+	*scale = u->scale;
+	*offset = u->offset;
+	return HUB_OK;
 }
 
 static int check_tags(const struct kind_def *k, const struct hub_record *rec, struct hub_reject *rej)

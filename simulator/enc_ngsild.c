@@ -9,11 +9,11 @@
 
 static json_t *property(const struct sim_reading *r, int idx)
 {
-	const struct sim_fielddef *f = &sim_kind_def(r->sensor->kind)->fields[idx];
-	json_t *p = json_pack("{s:s,s:o}", "type", "Property", "value",
-	                      sim_json_field(r, idx, f->ngsi_scale));
-	if (f->ngsi_unit)
-		json_object_set_new(p, "unitCode", json_string(f->ngsi_unit));
+	const struct sim_ngsi_attr *f = &sim_kind_def(r->sensor->kind)->ngsi[idx];
+	json_t *p =
+	    json_pack("{s:s,s:o}", "type", "Property", "value", sim_json_field(r, idx, f->scale));
+	if (f->unit)
+		json_object_set_new(p, "unitCode", json_string(f->unit));
 	return p;
 }
 
@@ -33,9 +33,9 @@ int sim_enc_ngsild(const struct sim_encctx *ctx, const struct sim_reading *r, in
 	              kd->ngsi_type, "dateObserved", "type", "Property", "value", "@type",
 	              "DateTime", "@value", sim_json_time(r->ts_ns), "location", "type",
 	              "GeoProperty", "value", "type", "Point", "coordinates", s->lon, s->lat);
-	for (int i = 0; i < kd->nfields; i++)
-		if (r->present & (1u << i))
-			json_object_set_new(e, kd->fields[i].ngsi_attr, property(r, i));
+	for (int i = 0; i < kd->nfields; i++) /* a field FIWARE does not name is not sent */
+		if ((r->present & (1u << i)) && kd->ngsi[i].attr)
+			json_object_set_new(e, kd->ngsi[i].attr, property(r, i));
 	json_object_set_new(e, "@context", json_string(NGSI_CONTEXT));
 	sim_json_dump_to(e, &out->payload);
 	return HUB_OK;

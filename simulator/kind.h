@@ -1,5 +1,6 @@
 /* What each sensor kind measures: canonical field names, types, and how each payload format
- * names and encodes them. Static tables; nothing here allocates. */
+ * names and encodes them. Static tables, except the FIWARE (NGSI-LD) names and units: those
+ * come from the hub's built-in schemas, loaded once on the first sim_kind_def(). */
 #ifndef SIM_KIND_H
 #define SIM_KIND_H
 
@@ -30,18 +31,24 @@ struct sim_fielddef {
 	double oor;             /* an impossible value for out_of_range faults; NAN = none */
 	const char *senml_unit; /* NULL = no "u" */
 	double senml_scale;     /* SenML value = canonical * scale */
-	const char *ngsi_attr;  /* NGSI-LD attribute name */
-	const char *ngsi_unit;  /* UN/CEFACT unitCode or NULL */
-	double ngsi_scale;      /* NGSI-LD value = canonical * scale */
 	enum sim_lpp_type lpp;  /* LPP type; the channel is the field index + 1 */
 };
 
+/* How NGSI-LD carries a field, from its schema ("fiware", "fiware_unit" and its conversion). */
+struct sim_ngsi_attr {
+	const char *attr; /* attribute name; NULL = FIWARE has none: not sent in NGSI-LD */
+	const char *unit; /* UN/CEFACT unitCode or NULL */
+	double scale;     /* NGSI-LD value = canonical * scale */
+};
+
 struct sim_kinddef {
-	const char *name;      /* canonical kind name */
-	const char *ngsi_type; /* NGSI-LD entity type */
-	int f_port;            /* LoRaWAN FPort of this kind's uplinks */
+	const char *name; /* canonical kind name */
+	int f_port;       /* LoRaWAN FPort of this kind's uplinks */
 	int nfields;
 	const struct sim_fielddef *fields;
+	/* From the kind's schema, filled by the first sim_kind_def(): */
+	const char *ngsi_type;                     /* NGSI-LD entity type ("fiware_type") */
+	struct sim_ngsi_attr ngsi[SIM_MAX_FIELDS]; /* per field, in fields' order */
 };
 
 /* A non-canonical unit a native payload may carry: value = canonical * scale + offset. */
@@ -52,7 +59,8 @@ struct sim_altunit {
 	int decimals;
 };
 
-/* Returns the static definition of kind k. */
+/* Returns the definition of kind k (loading the FIWARE names on the first call; aborts if
+ * the built-in schemas do not load, a build error). */
 const struct sim_kinddef *sim_kind_def(enum sim_kind k);
 /* Returns the index of field name in kind k, or -1. */
 int sim_kind_field(enum sim_kind k, const char *name);

@@ -31,9 +31,7 @@ static void on_signal(int sig)
 /* Logs msg with err quoted as a logfmt value. */
 static void log_err(const char *msg, const char *err)
 {
-	char q[1100];
-	sim_logfmt_value(err, strlen(err), q, sizeof(q));
-	hub_error("msg=\"%s\" err=%s", msg, q);
+	hub_error("msg=\"%s\" err=%s", msg, hub_logq(err));
 }
 
 static void install_signals(void)
@@ -132,7 +130,7 @@ static int write_summary(const struct sim_cli *c, json_t *summary)
 	FILE *fp = strcmp(c->summary, "-") == 0 ? stdout : fopen(c->summary, "w");
 	int rc = HUB_OK;
 	if (!fp) {
-		hub_error("msg=\"cannot write summary\" file=%s", c->summary);
+		hub_error("msg=\"cannot write summary\" file=%s", hub_logq(c->summary));
 		rc = HUB_EIO;
 	} else {
 		json_dumpf(summary, fp, JSON_COMPACT | JSON_REAL_PRECISION(10));
@@ -186,7 +184,7 @@ static int run_scenario_mode(const struct sim_cli *c)
 		return 1;
 	}
 	hub_info("msg=\"scenario start\" scenario=%s sensors=%d speed=%g",
-	         sc->name ? sc->name : "-", sc->nsensors, speed);
+	         hub_logq(sc->name ? sc->name : "-"), sc->nsensors, speed);
 	struct sim_run_opts ro = {speed, 30000, &stop_flag};
 	int rc = sim_run_scenario(sc, &ro, pub, &st);
 	int frc = sim_pub_flush(pub, (c->ack_timeout ? c->ack_timeout : 30) * 1000);

@@ -40,43 +40,15 @@ struct runner {
 	int lost; /* every connection is gone: the run ends */
 };
 
-void sim_logfmt_value(const char *v, size_t vlen, char *out, size_t outlen)
-{
-	size_t o = 0;
-	int quote = vlen == 0;
-	for (size_t i = 0; i < vlen; i++)
-		if ((unsigned char)v[i] <= ' ' || v[i] == '=' || v[i] == '"' || v[i] == '\\' ||
-		    v[i] == 0x7f)
-			quote = 1;
-	if (outlen < 8)
-		return;
-	if (quote)
-		out[o++] = '"';
-	for (size_t i = 0; i < vlen && o + 6 < outlen; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c == '"' || c == '\\')
-			o += (size_t)snprintf(out + o, outlen - o, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (quote)
-		out[o++] = '"';
-	out[o] = '\0';
-}
-
 static void log_fault(const struct runner *r, enum sim_fault f, const char *sensor,
                       const struct hub_buf *topic, int64_t t)
 {
-	char qs[160], qt[400], when[48];
+	char when[48];
 	if (!hub_log_enabled(HUB_LOG_WARN))
 		return;
-	sim_logfmt_value(sensor, strlen(sensor), qs, sizeof(qs));
-	sim_logfmt_value(topic->data ? topic->data : "", topic->len, qt, sizeof(qt));
 	sim_time_format(t, 3, when, sizeof(when));
-	hub_log_write(HUB_LOG_WARN, "fault=%s sensor=%s topic=%s sim_time=%s", sim_fault_name(f),
-	              qs, qt, when);
+	hub_warn("fault=%s sensor=%s topic=%s sim_time=%s", sim_fault_name(f), hub_logq(sensor),
+	         hub_logqn(topic->data ? topic->data : "", topic->len), when);
 	(void)r;
 }
 
@@ -94,7 +66,7 @@ static void publish(struct runner *r, const struct sim_sensor *s, const struct s
 	                      r->o->send_timeout_ms);
 	if (rc) {
 		r->st->publish_errors++;
-		hub_error("msg=\"publish failed\" topic=%s err=\"%s\"", m->topic.data,
+		hub_error("msg=\"publish failed\" topic=%s err=\"%s\"", hub_logq(m->topic.data),
 		          hub_strerror(rc));
 		r->lost = sim_pub_lost(r->pub);
 		return;
@@ -177,7 +149,7 @@ static int64_t build(struct runner *r, const struct sim_sensor *s, int64_t t)
 	sim_msg_clear(&r->msg);
 	if (sim_encoder_get(s->format)->encode(&ctx, rd, n, &r->msg)) {
 		r->st->encode_errors++;
-		hub_error("msg=\"cannot encode\" sensor=%s format=%s", s->id,
+		hub_error("msg=\"cannot encode\" sensor=%s format=%s", hub_logq(s->id),
 		          sim_format_name(s->format));
 		return -1;
 	}

@@ -22,7 +22,4 @@ struct sim_run_opts {
 int sim_run_scenario(const struct sim_scenario *sc, const struct sim_run_opts *o,
                      struct sim_pub *pub, struct sim_stats *st);
 
-/* Writes v into out as a logfmt value: bare when safe, else quoted with escapes. */
-void sim_logfmt_value(const char *v, size_t vlen, char *out, size_t outlen);
-
 #endif

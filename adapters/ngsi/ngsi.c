@@ -3,6 +3,7 @@
  * canonical kinds and fields. docs/payloads/ngsi.md has the tables and every rejection. */
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
+#include "cityhub/schema.h"
 #include "cityhub/timefmt.h"
 
 #include <stdio.h>
@@ -13,95 +14,27 @@
 #include "../options.h"
 #include "buf.h"
 
-enum special { SP_NONE, SP_LANE_ID, SP_DIRECTION, SP_STATION, SP_WIND_DIR };
+/* Which entity type is which kind, and which attribute is which field or tag (with the
+ * model's unit), come from the schemas ("fiware_type", "fiware", "fiware_aliases",
+ * "fiware_unit", "fiware_tags"). Two value conventions of the models stay here: */
+enum special { SP_NONE, SP_LANE_ID, SP_WIND_DIR };
 
-struct attr_map {
-	const char *attr;
-	const char *field;
-	const char *unit; /* the model's default unit when none is sent; NULL = canonical */
-	enum special sp;
-};
+/* A number becomes its decimal text (laneId); windDirection may be -180..180. */
+static enum special special_of(const char *field)
+{
+	if (field && strcmp(field, "lane_id") == 0)
+		return SP_LANE_ID;
+	if (field && strcmp(field, "wind_dir_deg") == 0)
+		return SP_WIND_DIR;
+	return SP_NONE;
+}
 
-static const struct attr_map traffic_attrs[] = {
-    {"intensity", "vehicle_count", NULL, SP_NONE},
-    {"averageVehicleSpeed", "avg_speed_kmh", NULL, SP_NONE},
-    {"occupancy", "occupancy", NULL, SP_NONE},
-    {"congested", "congested", NULL, SP_NONE},
-    {"laneId", "lane_id", NULL, SP_LANE_ID},
-    {"laneDirection", "direction", NULL, SP_DIRECTION},
-    {NULL, NULL, NULL, SP_NONE},
-};
-
-/* The older Smart Data Models spell pollutants as chemical formulas (CO, NO2), the newer
- * ones in lower case (co, no2); both are accepted. */
-static const struct attr_map air_attrs[] = {
-    {"pm1", "pm1", NULL, SP_NONE},
-    {"pm25", "pm25", NULL, SP_NONE},
-    {"pm10", "pm10", NULL, SP_NONE},
-    {"no2", "no2", NULL, SP_NONE},
-    {"o3", "o3", NULL, SP_NONE},
-    {"co", "co", NULL, SP_NONE},
-    {"so2", "so2", NULL, SP_NONE},
-    {"PM1", "pm1", NULL, SP_NONE},
-    {"PM25", "pm25", NULL, SP_NONE},
-    {"PM10", "pm10", NULL, SP_NONE},
-    {"NO2", "no2", NULL, SP_NONE},
-    {"O3", "o3", NULL, SP_NONE},
-    {"CO", "co", NULL, SP_NONE},
-    {"SO2", "so2", NULL, SP_NONE},
-    {"temperature", "temperature_c", NULL, SP_NONE},
-    {"relativeHumidity", "humidity", NULL, SP_NONE},
-    {"stationCode", "station", NULL, SP_STATION},
-    {NULL, NULL, NULL, SP_NONE},
-};
-
-static const struct attr_map noise_attrs[] = {
-    {"LAeq", "laeq_db", NULL, SP_NONE},
-    {"LAmax", "lamax_db", NULL, SP_NONE},
-    {"stationCode", "station", NULL, SP_STATION},
-    {NULL, NULL, NULL, SP_NONE},
-};
-
-static const struct attr_map weather_attrs[] = {
-    {"temperature", "temperature_c", NULL, SP_NONE},
-    {"relativeHumidity", "humidity", NULL, SP_NONE},
-    {"atmosphericPressure", "pressure_hpa", NULL, SP_NONE},
-    {"precipitation", "rain_mm", NULL, SP_NONE}, /* litres per m^2 = mm */
-    {"windSpeed", "wind_speed_ms", NULL, SP_NONE},
-    {"windDirection", "wind_dir_deg", NULL, SP_WIND_DIR},
-    {"stationCode", "station", NULL, SP_STATION},
-    {NULL, NULL, NULL, SP_NONE},
-};
-
-static const struct attr_map water_quality_attrs[] = {
-    {"temperature", "temperature_c", NULL, SP_NONE},
-    {"conductivity", "conductivity_us_cm", "S/m", SP_NONE},
-    {"salinity", "salinity_ppt", NULL, SP_NONE},
-    {"pH", "ph", NULL, SP_NONE},
-    {"O2", "do_mg_l", NULL, SP_NONE},
-    {"turbidity", "turbidity_ntu", NULL, SP_NONE}, /* FTU: numerically NTU for formazin */
-    {"stationCode", "station", NULL, SP_STATION},
-    {NULL, NULL, NULL, SP_NONE},
-};
-
-static const struct attr_map water_attrs[] = {
-    {"height", "level_m", NULL, SP_NONE},
-    {"flow", "flow_m3s", NULL, SP_NONE},
-    {"stationCode", "station", NULL, SP_STATION},
-    {NULL, NULL, NULL, SP_NONE},
-};
-
-static const struct type_map {
+/* An entity type the schemas name, with its kind's attributes (all borrowed from them). */
+struct type_map {
 	const char *type;
 	const char *kind;
-	const struct attr_map *attrs;
-} types[] = {
-    {"TrafficFlowObserved", "traffic_flow", traffic_attrs},
-    {"AirQualityObserved", "air_quality", air_attrs},
-    {"NoiseLevelObserved", "noise", noise_attrs},
-    {"WeatherObserved", "weather", weather_attrs},
-    {"WaterQualityObserved", "water_quality", water_quality_attrs},
-    {"WaterObserved", "water_level", water_attrs},
+	const struct hub_fiware_attr *attrs;
+	size_t nattrs;
 };
 
 /* Descriptive attributes of the Smart Data Models commons and of these six models: never
@@ -145,8 +78,10 @@ static const char *const ignored_types[] = {"Relationship", "GeoProperty", "geo:
                                             "LanguageProperty", NULL};
 
 struct ngsi_state {
-	int skip_unknown;   /* unknown_attributes: skip */
-	json_t *attributes; /* extra attribute -> canonical field (owned) */
+	int skip_unknown;       /* unknown_attributes: skip */
+	json_t *attributes;     /* extra attribute -> canonical field (owned) */
+	struct type_map *types; /* every kind with a FIWARE entity type (owned array) */
+	size_t ntypes;
 };
 
 /* ---- route options ---- */
@@ -179,13 +114,34 @@ static void free_state(void *state)
 	if (!st)
 		return;
 	json_decref(st->attributes);
+	free(st->types);
 	free(st);
 }
 
-static int init(const json_t *options, void **state, char *err, size_t errlen)
+static void build_types(struct ngsi_state *st, const struct hub_schemas *schemas)
 {
-	return hub_options_init(options, sizeof(struct ngsi_state), init_option, free_state, state,
-	                        err, errlen);
+	const char *const *kinds;
+	size_t n = hub_schemas_kinds(schemas, &kinds);
+	st->types = hub_xcalloc(n ? n : 1, sizeof(*st->types));
+	for (size_t i = 0; i < n; i++) {
+		struct type_map *tm = &st->types[st->ntypes];
+		tm->type = hub_schemas_fiware_type(schemas, kinds[i]);
+		if (!tm->type)
+			continue;
+		tm->kind = kinds[i];
+		tm->nattrs = hub_schemas_fiware_attrs(schemas, kinds[i], &tm->attrs);
+		st->ntypes++;
+	}
+}
+
+static int init(const json_t *options, const struct hub_schemas *schemas, void **state, char *err,
+                size_t errlen)
+{
+	int rc = hub_options_init(options, sizeof(struct ngsi_state), init_option, free_state,
+	                          state, err, errlen);
+	if (rc == HUB_OK)
+		build_types(*state, schemas);
+	return rc;
 }
 
 /* ---- times ---- */
@@ -292,11 +248,11 @@ static int is_ignored(const char *name, json_t *attr)
 	       in_list(ignored_types, json_string_value(json_object_get(attr, "type")));
 }
 
-static const struct attr_map *find_attr(const struct type_map *tm, const char *name)
+static const struct hub_fiware_attr *find_attr(const struct type_map *tm, const char *name)
 {
-	for (const struct attr_map *a = tm->attrs; a->attr; a++)
-		if (strcmp(a->attr, name) == 0)
-			return a;
+	for (size_t i = 0; i < tm->nattrs; i++)
+		if (strcmp(tm->attrs[i].attr, name) == 0)
+			return &tm->attrs[i];
 	return NULL;
 }
 
@@ -320,7 +276,8 @@ struct entity {
 	struct hub_recset *out;
 	size_t first; /* this entity's first record in out */
 	const char *sensor;
-	const char *direction, *station; /* tags for every record of the entity */
+	const char *tags[HUB_MAX_TAGS][2]; /* key, value: tags for every record of the entity */
+	size_t ntags;
 	int64_t ts;
 	int has_ts;
 };
@@ -387,7 +344,7 @@ static json_t *wind_dir(json_t *v, const char *unit, json_t **owned)
 }
 
 static int add_field(struct entity *e, const char *name, json_t *attr, const char *field,
-                     const struct attr_map *am, struct hub_reject *rej)
+                     const struct hub_fiware_attr *am, struct hub_reject *rej)
 {
 	const char *unit;
 	json_t *v = attr_value(attr, &unit), *owned = NULL;
@@ -403,15 +360,16 @@ static int add_field(struct entity *e, const char *name, json_t *attr, const cha
 	struct hub_record *rec = group(e, has_ts, ts);
 	if (!rec)
 		return hub_reject(rej, HUB_R_TOO_MANY, "more than %zu records", e->out->max);
+	enum special sp = am ? special_of(am->field) : SP_NONE;
 	if (!unit && am)
 		unit = am->unit;
-	if (am && am->sp == SP_LANE_ID) {
+	if (sp == SP_LANE_ID) {
 		const char *lane = text_of(e->out, v);
 		if (!lane)
 			return hub_reject(rej, HUB_R_BAD_TYPE, "laneId must be a number or text");
 		rc = hub_record_add_string(e->out, rec, field, lane, strlen(lane));
 	} else {
-		if (am && am->sp == SP_WIND_DIR)
+		if (sp == SP_WIND_DIR)
 			v = wind_dir(v, unit, &owned);
 		rc = add_value(e, rec, field, unit, v);
 		json_decref(owned);
@@ -424,8 +382,8 @@ static int add_field(struct entity *e, const char *name, json_t *attr, const cha
 }
 
 /* Tag attributes (laneDirection, stationCode) apply to every record of the entity. */
-static int read_tag(struct entity *e, const char *name, json_t *attr, const struct attr_map *am,
-                    struct hub_reject *rej)
+static int read_tag(struct entity *e, const char *name, json_t *attr,
+                    const struct hub_fiware_attr *am, struct hub_reject *rej)
 {
 	const char *unit;
 	json_t *v = attr_value(attr, &unit);
@@ -434,10 +392,10 @@ static int read_tag(struct entity *e, const char *name, json_t *attr, const stru
 	const char *s = text_of(e->out, v);
 	if (!s)
 		return hub_reject(rej, HUB_R_BAD_TAG, "%.64s must be text", name);
-	if (am->sp == SP_DIRECTION)
-		e->direction = s;
-	else
-		e->station = s;
+	if (e->ntags == HUB_MAX_TAGS)
+		return hub_reject(rej, HUB_R_TOO_MANY, "more than %d tags", HUB_MAX_TAGS);
+	e->tags[e->ntags][0] = am->tag;
+	e->tags[e->ntags++][1] = s;
 	return HUB_OK;
 }
 
@@ -447,8 +405,8 @@ static int read_attr(struct entity *e, const char *name, json_t *attr, int tags_
 	const char *field = json_string_value(json_object_get(e->st->attributes, name));
 	if (!field && is_ignored(name, attr))
 		return HUB_OK;
-	const struct attr_map *am = field ? NULL : find_attr(e->tm, name);
-	int is_tag = am && (am->sp == SP_DIRECTION || am->sp == SP_STATION);
+	const struct hub_fiware_attr *am = field ? NULL : find_attr(e->tm, name);
+	int is_tag = am && am->tag;
 	if (tags_pass)
 		return is_tag ? read_tag(e, name, attr, am, rej) : HUB_OK;
 	if (is_tag)
@@ -480,9 +438,10 @@ static int set_tags(struct entity *e, struct hub_reject *rej)
 {
 	for (size_t i = e->first; i < e->out->n; i++) {
 		struct hub_record *r = &e->out->recs[i];
-		if ((e->direction && hub_record_set_tag(e->out, r, "direction", e->direction)) ||
-		    (e->station && hub_record_set_tag(e->out, r, "station", e->station)))
-			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d tags", HUB_MAX_TAGS);
+		for (size_t t = 0; t < e->ntags; t++)
+			if (hub_record_set_tag(e->out, r, e->tags[t][0], e->tags[t][1]))
+				return hub_reject(rej, HUB_R_TOO_MANY, "more than %d tags",
+				                  HUB_MAX_TAGS);
 	}
 	return HUB_OK;
 }
@@ -496,9 +455,9 @@ static int read_entity(const struct ngsi_state *st, json_t *ent, size_t idx, str
 	if (!json_is_object(ent) || !type || !id || !*id)
 		return hub_reject(rej, HUB_R_BAD_FORMAT, "entity %zu needs a string id and type",
 		                  idx);
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && !e.tm; i++)
-		if (strcmp(types[i].type, type) == 0)
-			e.tm = &types[i];
+	for (size_t i = 0; i < st->ntypes && !e.tm; i++)
+		if (strcmp(st->types[i].type, type) == 0)
+			e.tm = &st->types[i];
 	if (!e.tm)
 		return hub_reject(rej, HUB_R_UNSUPPORTED, "entity type %.64s is not supported",
 		                  type);
@@ -563,7 +522,7 @@ static int decode(const struct hub_msg *msg, const void *state, struct hub_recse
 const struct hub_adapter hub_adapter_ngsi = {
     .name = "ngsi",
     .doc = "FIWARE NGSI-v2 / NGSI-LD entities and notifications (Smart Data Models)",
-    .init = init,
+    .init_with_schemas = init,
     .free_state = free_state,
     .decode = decode,
 };

@@ -194,6 +194,48 @@ def native_points(topic, payload, recv_fallback=None):
     return out
 
 
+# Log lines whose values are still quoted by hand (hub/consumer.c: its reject and sink lines,
+# converted to hub_logq with the consumer table of issue 10): they stay one line each (the log
+# writer escapes control characters) but a quote in their values can still add a key. Remove
+# the entry when consumer.c quotes through hub_logq.
+KNOWN_HAND_QUOTED = set()
+
+
+def parse_logfmt(line):
+    """[(key, value)] of one logfmt line; raises ValueError on what a parser would misread."""
+    pairs, i, n = [], 0, len(line)
+    while i < n:
+        if line[i] == " ":
+            i += 1
+            continue
+        m = re.match(r'([^\s="]+)=', line[i:])
+        if not m:
+            raise ValueError("no key at %d: %r" % (i, line))
+        key, i = m.group(1), i + m.end()
+        if i < n and line[i] == '"':
+            out, i = [], i + 1
+            while i < n and line[i] != '"':
+                if line[i] == "\\":
+                    i += 1
+                out.append(line[i])
+                i += 1
+            if i >= n:
+                raise ValueError("unterminated value: %r" % line)
+            i += 1
+            if i < n and line[i] != " ":
+                raise ValueError("text after a quoted value at %d: %r" % (i, line))
+            value = "".join(out)
+        else:
+            j = line.find(" ", i)
+            j = n if j < 0 else j
+            value = line[i:j]
+            if '"' in value:
+                raise ValueError("quote in a bare value: %r" % line)
+            i = j
+        pairs.append((key, value))
+    return pairs
+
+
 class Hostile(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -478,6 +520,61 @@ class Hostile(unittest.TestCase):
         self.fig["scenario_rejected"] = int(n_rejected)
         self.fig["scenario_accepted"] = sum(accepted.values())
         self.fig["scenario_native_points_checked"] = len(expect)
+
+    def test_4_log_lines_cannot_be_forged(self):
+        """Issue 10: a topic and a payload carrying a quote and a newline followed by a whole
+        logfmt error line, through a hub at debug level (which logs every reject's detail).
+        Every line of its log is one of the hub's own: it starts with the hub's ts and level,
+        parses as logfmt with each key once, and none says the forged message."""
+        self.hub.stop()
+        forged_ts = "1999-01-01T00:00:00.000Z"
+        forged = 'ts=%s level=error msg="sink influx unhealthy"' % forged_ts
+        cases = [
+            # a kind with no schema: the reject detail quotes it
+            ("city/air_quality/forge/k1", {"kind": "x\n" + forged, "fields": {"pm25": 1}}),
+            # a control character in a string
+            ("city/air_quality/forge/s1", {"sensor_id": "y\n" + forged, "fields": {"pm25": 1}}),
+            # a topic that does not fit the route's template; quotes but no newline (brokers
+            # refuse control characters in topics)
+            ('city/air_quality/forge/t1/x" ' + forged, {"fields": {"pm25": 1}}),
+            ('city/" ' + forged, {"fields": {"pm25": 1}}),
+        ]
+        tmp = os.path.join(self.tmp, "forge")
+        os.makedirs(tmp)
+        hub = fl.new_hub(tmp, self.broker, self.influx,
+                         config={"log": {"level": "debug"},
+                                 "mqtt": {"client_id": "cityhub-forge"}})
+        self.addCleanup(hub.kill)
+        hub.start()
+        client = mqttraw.Client(self.broker.port, "faults-forge")
+        try:
+            taken = [client.publish(t.encode(), json.dumps(p).encode()) for t, p in cases]
+        finally:
+            client.close()
+        self.assertEqual(taken, [True] * len(cases))
+        fl.services.wait_until(lambda: self.handled_by(hub) >= len(cases), 60, 0.1,
+                               "the forging messages handled")
+        self.assertEqual(self.handled_by(hub), len(cases))
+        self.assertEqual(hub.metric_sum("cityhub_messages_accepted_total"), 0)
+        code, _ = hub.stop()
+        self.assertEqual(code, 0, hub.log_tail())
+        log = fl.read_log(hub)
+        lines = log.splitlines()
+        self.assertIn(forged_ts, log)  # the text did reach the log, as data
+        for line in lines:
+            self.assertRegex(line, r"^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+                             r"level=(debug|info|warn|error) ")
+            self.assertFalse(line.startswith("ts=" + forged_ts), line)
+            if line.split(" ")[2] in KNOWN_HAND_QUOTED:
+                continue
+            pairs = parse_logfmt(line)
+            keys = [k for k, _ in pairs]
+            self.assertEqual(len(keys), len(set(keys)), line)
+            self.assertNotIn(("msg", "sink influx unhealthy"), pairs, line)
+        # debug level logged each reject, with its detail
+        self.assertEqual(sum('msg="rejected"' in ln for ln in lines), len(cases), log[-3000:])
+        self.fig["forged_log_lines"] = 0
+        self.fig["log_lines_checked"] = len(lines)
 
     def handled_by(self, hub):
         m = hub.metrics()

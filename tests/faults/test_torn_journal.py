@@ -15,6 +15,8 @@ import faultlib as fl
 
 HDR = struct.Struct("<IIIIq")  # magic, body length, crc, topic length, receive time
 MAGIC = 0x4C4E524A
+SEG_HDR = struct.Struct("<4sIQ")  # a segment file's header: b"CHJS", format version, zero
+FORMAT = 1
 SEGMENT = 72 << 10
 N = fl.RATE  # one second of load
 
@@ -24,13 +26,15 @@ def round8(n):
 
 
 def read_segments(jdir):
-    """Returns [(path, base, [(offset in file, size, seq)])] of every journal segment."""
+    """Returns [(path, base, [(position in file, size, seq)])] of every journal segment. An
+    entry at file position p of the segment at base has offset base + p - SEG_HDR.size."""
     out = []
     for path in sorted(glob.glob(os.path.join(jdir, "*.seg"))):
         base = int(os.path.basename(path)[:20])
         with open(path, "rb") as f:
             data = f.read()
-        entries, pos = [], 0
+        assert SEG_HDR.unpack_from(data) == (b"CHJS", FORMAT, 0), path
+        entries, pos = [], SEG_HDR.size
         while pos + HDR.size <= len(data):
             magic, blen, _, tlen, _ = HDR.unpack_from(data, pos)
             if magic != MAGIC:
@@ -81,9 +85,11 @@ class TornJournal(fl.FaultCase):
         with open(pl, "r+b") as f:
             f.truncate(el[-1][0] + HDR.size + 5)
         lost.add(el[-1][2])
-        damaged = {(b0 + e0[50][0], "bad magic"), (b1 + e1[100][0], "checksum mismatch"),
+        off = lambda base, pos: base + pos - SEG_HDR.size  # noqa: E731
+        damaged = {(off(b0, e0[50][0]), "bad magic"),
+                   (off(b1, e1[100][0]), "checksum mismatch"),
                    # re-extended with zeros on open: the body no longer matches its CRC
-                   (bl + el[-1][0], "checksum mismatch")}
+                   (off(bl, el[-1][0]), "checksum mismatch")}
 
         hub = self.start_hub(self.hub(self.influx.url))
         stored = self.assert_all_stored(set(range(N)) - lost, 60)

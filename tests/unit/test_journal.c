@@ -27,6 +27,7 @@
 
 #define SEG 4096u
 #define FIXED 64u /* size on disk of an entry written by append_fixed */
+#define SHDR HUB_JOURNAL_SEG_HEADER /* a segment's entry space starts this far into its file */
 
 static char *make_dir(void)
 {
@@ -83,6 +84,7 @@ static int file_exists(const char *dir, uint64_t base)
 	return stat(path, &st) == 0;
 }
 
+/* Flips the byte at position at of segment base's entry space. */
 static void flip_byte(const char *dir, uint64_t base, off_t at)
 {
 	char path[512];
@@ -90,9 +92,9 @@ static void flip_byte(const char *dir, uint64_t base, off_t at)
 	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".seg", dir, base);
 	int fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &c, 1, at), 1);
+	assert_int_equal(pread(fd, &c, 1, SHDR + at), 1);
 	c ^= 0x5a;
-	assert_int_equal(pwrite(fd, &c, 1, at), 1);
+	assert_int_equal(pwrite(fd, &c, 1, SHDR + at), 1);
 	close(fd);
 }
 
@@ -218,7 +220,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(st.first_offset, 0);
 	assert_int_equal(st.appended, 5000);
 	assert_int_equal(st.segments, 1);
-	assert_int_equal(st.bytes, 1 << 20);
+	assert_int_equal(st.bytes, SHDR + (1 << 20));
 	hub_journal_reader_free(r);
 	hub_journal_close(j);
 	remove_dir(dir);
@@ -238,7 +240,7 @@ static void test_segments(void **state)
 	hub_journal_get_stats(j, &st);
 	assert_int_equal(st.segments, 5);
 	assert_int_equal(st.end_offset, 300 * FIXED);
-	assert_int_equal(st.bytes, 5 * SEG);
+	assert_int_equal(st.bytes, 5 * (SHDR + SEG));
 	for (uint64_t b = 0; b < 5 * SEG; b += SEG)
 		assert_true(file_exists(dir, b));
 	assert_ids(ids, read_ids(j, 0, ids, 400), 0, 300);
@@ -334,7 +336,7 @@ static void test_cursors(void **state)
 	hub_journal_get_stats(j, &st);
 	assert_int_equal(st.segments, 3);
 	assert_int_equal(st.first_offset, 2 * SEG);
-	assert_int_equal(st.bytes, 3 * SEG);
+	assert_int_equal(st.bytes, 3 * (SHDR + SEG));
 	assert_false(file_exists(dir, 0));
 	assert_false(file_exists(dir, SEG));
 	assert_true(file_exists(dir, 2 * SEG));
@@ -377,7 +379,7 @@ static int log_contains(FILE *fp, const char *needle)
 	return found;
 }
 
-/* Checks that segment base is SEG bytes long and zero from pos on (the cut tail). */
+/* Checks that segment base has SEG bytes of entry space, zero from pos on (the cut tail). */
 static void assert_cut(const char *dir, uint64_t base, uint64_t pos)
 {
 	char path[512];
@@ -385,10 +387,10 @@ static void assert_cut(const char *dir, uint64_t base, uint64_t pos)
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".seg", dir, base);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_size, SEG);
+	assert_int_equal(st.st_size, SHDR + SEG);
 	int fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, buf, SEG, 0), SEG);
+	assert_int_equal(pread(fd, buf, SEG, SHDR), SEG);
 	close(fd);
 	for (uint64_t i = pos; i < SEG; i++)
 		assert_int_equal(buf[i], 0);
@@ -445,7 +447,7 @@ static void test_torn_tail(void **state)
 	/* a: the newest file cut in the middle of entry 90 */
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%020u.seg", a, SEG);
-	assert_int_equal(truncate(path, (90 - 64) * FIXED + 30), 0);
+	assert_int_equal(truncate(path, SHDR + (90 - 64) * FIXED + 30), 0);
 	check_damaged(a, SEG + (90 - 64) * FIXED, 90, 0, 0);
 
 	/* b: a payload byte of entry 95 flipped */
@@ -465,7 +467,7 @@ static void test_drop_oldest(void **state)
 {
 	(void)state;
 	char *dir = make_dir();
-	struct hub_journal_opts o = opts(dir, SEG, 3 * SEG, HUB_FULL_DROP_OLDEST);
+	struct hub_journal_opts o = opts(dir, SEG, 3 * (SHDR + SEG), HUB_FULL_DROP_OLDEST);
 	struct hub_journal *j = open_ok(&o);
 	struct hub_journal_stats st;
 	struct hub_jentry e;
@@ -480,7 +482,7 @@ static void test_drop_oldest(void **state)
 	hub_journal_get_stats(j, &st);
 	assert_int_equal(st.dropped, 128);
 	assert_int_equal(st.segments, 3);
-	assert_int_equal(st.bytes, 3 * SEG);
+	assert_int_equal(st.bytes, 3 * (SHDR + SEG));
 	assert_int_equal(st.first_offset, 2 * SEG);
 	assert_false(file_exists(dir, 0));
 	assert_false(file_exists(dir, SEG));
@@ -544,7 +546,7 @@ static void test_block(void **state)
 {
 	(void)state;
 	char *dir = make_dir();
-	struct hub_journal_opts o = opts(dir, SEG, 2 * SEG, HUB_FULL_BLOCK);
+	struct hub_journal_opts o = opts(dir, SEG, 2 * (SHDR + SEG), HUB_FULL_BLOCK);
 	struct hub_journal *j = open_ok(&o);
 	struct hub_journal_stats st;
 	uint64_t off;
@@ -795,6 +797,124 @@ static void test_emptied_dir(void **state)
 	remove_dir(dir);
 }
 
+/* Writes 4 bytes at position at of the segment file at base (at counts from the file start). */
+static void put_u32(const char *dir, uint64_t base, off_t at, uint32_t v)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".seg", dir, base);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &v, 4, at), 4);
+	close(fd);
+}
+
+/* Returns the whole segment file at base (malloc'd, *len bytes). */
+static uint8_t *slurp_seg(const char *dir, uint64_t base, size_t *len)
+{
+	char path[512];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".seg", dir, base);
+	assert_int_equal(stat(path, &st), 0);
+	uint8_t *buf = malloc((size_t)st.st_size);
+	assert_non_null(buf);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+/* Opening must fail with a message holding every one of needles; the file stays as it was. */
+static void assert_refused(const char *dir, const char *const *needles)
+{
+	struct hub_journal_opts o = opts(dir, SEG, 1 << 20, HUB_FULL_BLOCK);
+	char err[512] = "";
+	size_t before_len, after_len;
+	uint8_t *before = slurp_seg(dir, 0, &before_len);
+	assert_null(hub_journal_open(&o, err, sizeof(err)));
+	print_message("refused: %s\n", err);
+	for (; *needles; needles++)
+		if (!strstr(err, *needles))
+			fail_msg("'%s' not in: %s", *needles, err);
+	uint8_t *after = slurp_seg(dir, 0, &after_len);
+	assert_int_equal(after_len, before_len);
+	assert_memory_equal(after, before, before_len);
+	assert_false(file_exists(dir, 10 * FIXED));
+	free(before);
+	free(after);
+}
+
+/* Segment files carry magic "CHJS" and the format version; another version is refused with
+ * the file and both versions named, and nothing is changed (a newer hub's journal must not be
+ * cut as damage by an older one). */
+static void test_format_version(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	struct hub_journal_opts o = opts(dir, SEG, 1 << 20, HUB_FULL_BLOCK);
+	struct hub_journal *j = open_ok(&o);
+	static int ids[16];
+	append_fixed_range(j, 0, 10);
+	hub_journal_close(j);
+	size_t len;
+	uint8_t *file = slurp_seg(dir, 0, &len);
+	assert_int_equal(len, SHDR + SEG);
+	assert_memory_equal(file, "CHJS", 4);
+	uint32_t version;
+	memcpy(&version, file + 4, 4);
+	assert_int_equal(version, HUB_JOURNAL_FORMAT);
+	assert_int_equal(HUB_JOURNAL_FORMAT, 1);
+	free(file);
+
+	char path[512];
+	snprintf(path, sizeof(path), "%s/00000000000000000000.seg", dir);
+	put_u32(dir, 0, 4, 99);
+	assert_refused(dir, (const char *const[]){path, "format version 99",
+						  "this cityhub reads version 1", NULL});
+	/* the format before versions: an entry where the header goes */
+	put_u32(dir, 0, 0, 0x4c4e524aU);
+	assert_refused(dir, (const char *const[]){path, "format version 0",
+						  "this cityhub reads version 1", NULL});
+	put_u32(dir, 0, 0, 0xdeadbeefU);
+	assert_refused(dir, (const char *const[]){path, "not a cityhub journal segment", NULL});
+
+	/* put back, the journal is whole again */
+	memcpy(&version, "CHJS", 4);
+	put_u32(dir, 0, 0, version);
+	put_u32(dir, 0, 4, HUB_JOURNAL_FORMAT);
+	j = open_ok(&o);
+	assert_ids(ids, read_ids(j, 0, ids, 16), 0, 10);
+	hub_journal_close(j);
+	remove_dir(dir);
+}
+
+/* A segment file left empty by a crash while it was being created gets its header on open. */
+static void test_header_of_interrupted_create(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/00000000000000000000.seg", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	struct hub_journal_opts o = opts(dir, SEG, 1 << 20, HUB_FULL_BLOCK);
+	struct hub_journal *j = open_ok(&o);
+	static int ids[16];
+	append_fixed_range(j, 0, 3);
+	hub_journal_close(j);
+	size_t len;
+	uint8_t *file = slurp_seg(dir, 0, &len);
+	assert_int_equal(len, SHDR + SEG);
+	assert_memory_equal(file, "CHJS", 4);
+	free(file);
+	j = open_ok(&o);
+	assert_ids(ids, read_ids(j, 0, ids, 16), 0, 3);
+	hub_journal_close(j);
+	remove_dir(dir);
+}
+
 /* ---- resident memory of the mappings ---- */
 
 #define BIG_SEG (16u << 20)
@@ -1007,6 +1127,8 @@ int main(void)
 		cmocka_unit_test(test_fsync_modes),
 		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_emptied_dir),
+		cmocka_unit_test(test_format_version),
+		cmocka_unit_test(test_header_of_interrupted_create),
 		cmocka_unit_test(test_bounded_rss),
 		cmocka_unit_test(test_released_pages_reach_disk),
 	};

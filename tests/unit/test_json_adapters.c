@@ -11,25 +11,30 @@
 
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
+#include "cityhub/schema.h"
 
 /* Runs adapter name's init on the JSON text opts; returns its code, message in err. */
 static int try_init(const char *name, const char *opts, char *err, size_t errlen)
 {
 	const struct hub_adapter *a = hub_adapter_find(name);
 	assert_non_null(a);
-	assert_non_null(a->init);
+	assert_true(a->init || a->init_with_schemas);
 	json_error_t jerr;
 	json_t *o = json_loads(opts, 0, &jerr);
 	assert_non_null(o);
 	void *state = NULL;
 	err[0] = '\0';
-	int rc = a->init(o, &state, err, errlen);
+	struct hub_schemas *schemas = hub_schemas_load_builtin(err, errlen);
+	assert_non_null(schemas);
+	int rc = a->init_with_schemas ? a->init_with_schemas(o, schemas, &state, err, errlen)
+	                              : a->init(o, &state, err, errlen);
 	if (rc == HUB_OK) {
 		assert_non_null(state);
 		a->free_state(state);
 	} else {
 		assert_null(state);
 	}
+	hub_schemas_free(schemas);
 	json_decref(o);
 	return rc;
 }

@@ -227,6 +227,95 @@ static void derived_kinds(void **state)
 	assert_string_equal(apply(r), HUB_R_BAD_TYPE);
 }
 
+/* Returns kind's FIWARE attribute attr, or NULL. */
+static const struct hub_fiware_attr *fiware(const char *kind, const char *attr)
+{
+	const struct hub_fiware_attr *a;
+	size_t n = hub_schemas_fiware_attrs(schemas, kind, &a);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i].attr, attr) == 0)
+			return &a[i];
+	return NULL;
+}
+
+/* The FIWARE Smart Data Models names come from the schema files, for the NGSI adapter and
+ * the simulator alike. */
+static void fiware_names(void **state)
+{
+	(void)state;
+	assert_string_equal(hub_schemas_fiware_type(schemas, "water_quality"),
+			    "WaterQualityObserved");
+	assert_string_equal(hub_schemas_fiware_type(schemas, "traffic_flow"), "TrafficFlowObserved");
+	assert_null(hub_schemas_fiware_type(schemas, "link"));
+	assert_null(hub_schemas_fiware_type(schemas, "nope"));
+
+	const struct hub_fiware_attr *a = fiware("water_quality", "conductivity");
+	assert_non_null(a);
+	assert_string_equal(a->field, "conductivity_us_cm");
+	assert_null(a->tag);
+	assert_string_equal(a->unit, "D10");
+	a = fiware("water_quality", "pH");
+	assert_string_equal(a->field, "ph");
+	assert_null(a->unit);
+	a = fiware("water_quality", "stationCode");
+	assert_null(a->field);
+	assert_string_equal(a->tag, "station");
+	assert_string_equal(fiware("traffic_flow", "laneDirection")->tag, "direction");
+	/* an older spelling reads the same field; the model's own name comes first */
+	assert_string_equal(fiware("air_quality", "PM25")->field, "pm25");
+	const struct hub_fiware_attr *all;
+	size_t n = hub_schemas_fiware_attrs(schemas, "air_quality", &all);
+	assert_true(n > 2);
+	assert_string_equal(all[0].attr, "pm1");
+	assert_string_equal(all[1].attr, "PM1");
+	assert_null(fiware("air_quality", "aqi_vn"));
+	assert_null(fiware("traffic_flow", "intervalSeconds")); /* no such attribute in the model */
+	assert_int_equal(hub_schemas_fiware_attrs(schemas, "link", &all), 0);
+
+	double scale, offset;
+	assert_int_equal(hub_schemas_unit_conv(schemas, "water_quality", "conductivity_us_cm", "D10",
+					       &scale, &offset), HUB_OK);
+	assert_true(scale == 10000 && offset == 0);
+	assert_int_equal(hub_schemas_unit_conv(schemas, "water_quality", "ph", "D10", &scale,
+					       &offset), HUB_ENOENT);
+}
+
+/* A schema file's FIWARE keys are checked at load: the unit must be one of the field's, a
+ * tag one of the kind's, and no attribute named twice. */
+static void bad_fiware_keys_are_refused(void **state)
+{
+	(void)state;
+	static const char *const bad[][2] = {
+	    {"{\"kind\":\"k\",\"fields\":{\"x\":{\"type\":\"double\",\"fiware\":\"X\","
+	     "\"fiware_unit\":\"MTR\",\"units\":{\"m\":[1,0]}}}}",
+	     "fiware_unit MTR is not one of its units"},
+	    {"{\"kind\":\"k\",\"tags\":[\"site\"],\"fiware_tags\":{\"stationCode\":\"station\"},"
+	     "\"fields\":{\"x\":{\"type\":\"double\"}}}",
+	     "fiware_tags.stationCode"},
+	    {"{\"kind\":\"k\",\"fields\":{\"x\":{\"type\":\"double\",\"fiware\":\"A\"},"
+	     "\"y\":{\"type\":\"double\",\"fiware\":\"B\",\"fiware_aliases\":[\"A\"]}}}",
+	     "FIWARE attribute A named twice"},
+	    {"{\"kind\":\"k\",\"fields\":{\"x\":{\"type\":\"double\",\"fiware_unit\":\"m\"}}}",
+	     "field x: \"fiware\""},
+	};
+	char dir[] = "/tmp/cityhub-schema-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[300], err[300];
+	snprintf(path, sizeof(path), "%s/k.json", dir);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		FILE *fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs(bad[i][0], fp);
+		fclose(fp);
+		err[0] = '\0';
+		assert_null(hub_schemas_load_dir(dir, err, sizeof(err)));
+		if (!strstr(err, bad[i][1]))
+			fail_msg("case %zu: '%s' not in: %s", i, bad[i][1], err);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 static void schema_dir_in_the_source_tree_loads(void **state)
 {
 	(void)state;
@@ -252,6 +341,8 @@ int main(void)
 		cmocka_unit_test(load_dir_reports_the_bad_file),
 		cmocka_unit_test(derived_kinds),
 		cmocka_unit_test(schema_dir_in_the_source_tree_loads),
+		cmocka_unit_test(fiware_names),
+		cmocka_unit_test(bad_fiware_keys_are_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,8 @@
 #include "cityhub/record.h"
 #include "cityhub/reject.h"
 
+struct hub_schemas;
+
 /* One MQTT message as the journal holds it. topic and payload are NUL-terminated
  * (the terminator is not counted in len), borrowed for the duration of the call. */
 struct hub_msg {
@@ -31,6 +33,10 @@ struct hub_adapter {
 	 * with rej filled; records already appended are then discarded by the caller. */
 	int (*decode)(const struct hub_msg *msg, const void *state, struct hub_recset *out,
 		      struct hub_reject *rej);
+	/* Optional, instead of init, for an adapter that reads facts about the kinds (their
+	 * FIWARE names): init with the loaded schemas too, borrowed for the state's lifetime. */
+	int (*init_with_schemas)(const json_t *options, const struct hub_schemas *schemas,
+				 void **state, char *err, size_t errlen);
 };
 
 /* Parses msg's payload as one JSON document into *root (the caller decrefs it), with
