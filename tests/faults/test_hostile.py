@@ -194,10 +194,8 @@ def native_points(topic, payload, recv_fallback=None):
     return out
 
 
-# Log lines whose values are still quoted by hand (hub/consumer.c: its reject and sink lines,
-# converted to hub_logq with the consumer table of issue 10): they stay one line each (the log
-# writer escapes control characters) but a quote in their values can still add a key. Remove
-# the entry when consumer.c quotes through hub_logq.
+# Log lines whose values are still quoted by hand: none (every value goes through hub_logq), so
+# every line must parse with each key once.
 KNOWN_HAND_QUOTED = set()
 
 
