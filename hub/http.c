@@ -144,9 +144,10 @@ static struct MHD_Daemon *start_on(struct hub_http *h, const struct addrinfo *ai
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* the logger must be the first option, or early messages go to stderr raw */
 	return MHD_start_daemon(flags, (uint16_t)h->cfg->http.port, NULL, NULL, handle, h,
-				MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
-				(unsigned)30, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
+				ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 				MHD_OPTION_END);
 }
 

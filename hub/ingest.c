@@ -13,6 +13,19 @@
 #include "cityhub/log.h"
 #include "metrics.h"
 
+#define REMIND_MS 60000 /* while the broker stays unreachable, one reminder line this often */
+
+/* Why the broker cannot be used, for the log and /readyz. Written by Paho's threads (the
+ * connect callbacks and the TLS error callback), read by any thread: guarded by lock. */
+struct link_state {
+	pthread_mutex_t lock;
+	char tls_error[256];  /* the last OpenSSL error of the running connect, or "" */
+	char cause[256];      /* why the last connect failed, or "" while connected */
+	long failures;        /* connect attempts failed in a row */
+	long long since_ms;   /* monotonic time of the first of them */
+	long long logged_ms;  /* when the last warning about them was written */
+};
+
 struct hub_ingest {
 	MQTTAsync client;
 	const struct hub_config *cfg;
@@ -29,6 +42,7 @@ struct hub_ingest {
 	int stop_timeout_ms;
 	MQTTAsync_SSLOptions ssl;
 	MQTTProperties props;
+	struct link_state link;
 	struct hub_metric *m_received, *m_bytes, *m_truncated, *m_connects;
 };
 
@@ -86,9 +100,12 @@ static void on_connection_lost(void *ctx, char *cause)
 {
 	struct hub_ingest *in = ctx;
 	atomic_store(&in->ready, 0);
+	pthread_mutex_lock(&in->link.lock);
+	snprintf(in->link.cause, sizeof(in->link.cause), "connection lost");
+	pthread_mutex_unlock(&in->link.lock);
 	if (!atomic_load(&in->stopping))
-		hub_warn("msg=\"broker connection lost, reconnecting\" cause=\"%s\"",
-			 cause ? cause : "unknown");
+		hub_warn("msg=\"broker connection lost, reconnecting\" url=%s cause=\"%s\"",
+			 in->cfg->mqtt.url, cause ? cause : "unknown");
 }
 
 static void on_subscribed(void *ctx, MQTTAsync_successData *resp)
@@ -124,8 +141,13 @@ static void on_connected(void *ctx, char *cause)
 	(void)cause;
 	struct hub_ingest *in = ctx;
 	hub_metric_add(in->m_connects, 1);
-	hub_info("msg=\"connected to broker\" url=%s client_id=%s", in->cfg->mqtt.url,
-		 in->cfg->mqtt.client_id);
+	pthread_mutex_lock(&in->link.lock);
+	long failures = in->link.failures;
+	in->link.failures = 0;
+	in->link.cause[0] = '\0';
+	pthread_mutex_unlock(&in->link.lock);
+	hub_info("msg=\"connected to broker\" url=%s client_id=%s failed_attempts=%ld",
+		 in->cfg->mqtt.url, in->cfg->mqtt.client_id, failures);
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	ro.context = in;
 	if (in->cfg->mqtt.version == 5) {
@@ -140,20 +162,158 @@ static void on_connected(void *ctx, char *cause)
 		hub_error("msg=\"subscribe request failed\" rc=%d", rc);
 }
 
+/* MQTT 3.1.1 CONNACK return codes 1..5, as an operator can act on them. */
+static const char *connack3_cause(int code)
+{
+	static const char *const causes[] = {
+		[1] = "broker refused the protocol version (try mqtt.version 3 or 5)",
+		[2] = "broker refused the client identifier (mqtt.client_id)",
+		[3] = "broker unavailable",
+		[4] = "bad user name or password",
+		[5] = "not authorized (bad user name or password, or not allowed to connect)",
+	};
+	return code >= 1 && code <= 5 ? causes[code] : NULL;
+}
+
+/* MQTT 5 CONNACK reason codes (0x80 and above). */
+static const char *connack5_cause(enum MQTTReasonCodes rc)
+{
+	switch (rc) {
+	case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
+		return "bad user name or password";
+	case MQTTREASONCODE_NOT_AUTHORIZED:
+		return "not authorized";
+	case MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION:
+		return "broker refused the protocol version (try mqtt.version 3)";
+	case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID:
+		return "broker refused the client identifier (mqtt.client_id)";
+	case MQTTREASONCODE_SERVER_UNAVAILABLE:
+		return "broker unavailable";
+	case MQTTREASONCODE_BANNED:
+		return "banned by the broker";
+	default:
+		return NULL;
+	}
+}
+
+/* A failed TLS handshake, from the OpenSSL error text Paho handed to on_tls_error. */
+static void tls_cause(const char *tls, char *out, size_t len)
+{
+	if (strstr(tls, "certificate verify failed"))
+		snprintf(out, len, "broker certificate verify failed (is mqtt.ca_file the CA that "
+				   "signed it, and does it name the host?)");
+	else if (strstr(tls, "certificate required") || strstr(tls, "handshake failure"))
+		snprintf(out, len, "broker requires a client certificate (mqtt.cert_file, key_file)");
+	else if (strstr(tls, "unknown ca") || strstr(tls, "bad certificate"))
+		snprintf(out, len, "broker refused our client certificate (%s)", tls);
+	else if (strstr(tls, "wrong version number"))
+		snprintf(out, len, "TLS handshake failed: the port does not speak TLS (use tcp://)");
+	else
+		snprintf(out, len, "TLS handshake failed: %s", tls);
+}
+
+/* Writes why a connect failed: from the CONNACK code, the TLS error, or Paho's message. */
+static void connect_cause(struct hub_ingest *in, const char *refused, const char *message,
+			  char *out, size_t len)
+{
+	const struct hub_config *cfg = in->cfg;
+	int tls = strncmp(cfg->mqtt.url, "ssl://", 6) == 0 ||
+		  strncmp(cfg->mqtt.url, "mqtts://", 8) == 0 || strncmp(cfg->mqtt.url, "wss://", 6) == 0;
+	char tls_error[sizeof(in->link.tls_error)];
+
+	pthread_mutex_lock(&in->link.lock);
+	snprintf(tls_error, sizeof(tls_error), "%s", in->link.tls_error);
+	in->link.tls_error[0] = '\0';
+	pthread_mutex_unlock(&in->link.lock);
+	if (refused)
+		snprintf(out, len, "%s", refused);
+	else if (tls_error[0])
+		tls_cause(tls_error, out, len);
+	else if (message && strstr(message, "completion failure") && tls && !cfg->mqtt.cert_file)
+		/* TLS 1.3: a broker that wants a client certificate ends the connection only after
+		 * the handshake, when we wait for CONNACK */
+		snprintf(out, len, "broker closed the TLS connection before CONNACK: it probably "
+				   "requires a client certificate (mqtt.cert_file, key_file)");
+	else if (message && strstr(message, "completion failure"))
+		snprintf(out, len, "broker closed the connection before CONNACK%s",
+			 tls ? " (client certificate refused?)" : " (is this an MQTT port?)");
+	else if (message && strstr(message, "connect failure"))
+		snprintf(out, len, "cannot reach the broker (refused, unreachable or unknown host)");
+	else
+		snprintf(out, len, "%s", message && *message ? message : "unknown error");
+}
+
+/* Logs state changes only: the first failure, a new cause, then a reminder every REMIND_MS
+ * with the number of attempts (retries run every second or so). */
+static void connect_failed(struct hub_ingest *in, const char *cause)
+{
+	long long now = hub_now_mono_ms();
+	int changed, remind;
+	long n;
+
+	atomic_store(&in->ready, 0);
+	pthread_mutex_lock(&in->link.lock);
+	changed = strcmp(cause, in->link.cause) != 0;
+	if (in->link.failures++ == 0)
+		in->link.since_ms = now;
+	remind = !changed && now - in->link.logged_ms >= REMIND_MS;
+	if (changed || remind)
+		in->link.logged_ms = now;
+	snprintf(in->link.cause, sizeof(in->link.cause), "%s", cause);
+	n = in->link.failures;
+	long long since_s = (now - in->link.since_ms) / 1000;
+	pthread_mutex_unlock(&in->link.lock);
+	if (changed)
+		hub_warn("msg=\"broker connect failed, retrying\" url=%s cause=\"%s\"",
+			 in->cfg->mqtt.url, cause);
+	else if (remind)
+		hub_warn("msg=\"broker still unreachable, retrying\" url=%s cause=\"%s\" attempts=%ld "
+			 "since_s=%lld", in->cfg->mqtt.url, cause, n, since_s);
+	else
+		hub_debug("msg=\"broker connect failed\" url=%s cause=\"%s\" attempts=%ld",
+			  in->cfg->mqtt.url, cause, n);
+	atomic_store(&in->need_connect, 1);
+}
+
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
 {
 	struct hub_ingest *in = ctx;
-	atomic_store(&in->need_connect, 1);
-	hub_warn("msg=\"broker connect failed, retrying\" code=%d detail=\"%s\"", resp ? resp->code : 0,
-		 resp && resp->message ? resp->message : "");
+	char cause[300];
+	/* a CONNACK refusal carries its return code (1..5); library errors are negative */
+	connect_cause(in, resp ? connack3_cause(resp->code) : NULL, resp ? resp->message : NULL,
+		      cause, sizeof(cause));
+	connect_failed(in, cause);
 }
 
 static void on_connect_failed5(void *ctx, MQTTAsync_failureData5 *resp)
 {
 	struct hub_ingest *in = ctx;
-	atomic_store(&in->need_connect, 1);
-	hub_warn("msg=\"broker connect failed, retrying\" code=%d reason=%d", resp ? resp->code : 0,
-		 resp ? (int)resp->reasonCode : 0);
+	char cause[300];
+	const char *refused = NULL;
+	if (resp && resp->reasonCode >= 0x80) {
+		refused = connack5_cause(resp->reasonCode);
+		if (!refused)
+			refused = MQTTReasonCode_toString(resp->reasonCode);
+	}
+	connect_cause(in, refused, resp ? resp->message : NULL, cause, sizeof(cause));
+	connect_failed(in, cause);
+}
+
+/* OpenSSL's errors of a failed handshake (Paho's thread): the last line is kept. */
+static int on_tls_error(const char *str, size_t len, void *u)
+{
+	struct hub_ingest *in = u;
+	char line[sizeof(in->link.tls_error)];
+	size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+	memcpy(line, str, n);
+	line[n] = '\0';
+	for (char *p = line; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = *p == '\n' || *p == '\r' ? '\0' : '\'';
+	pthread_mutex_lock(&in->link.lock);
+	snprintf(in->link.tls_error, sizeof(in->link.tls_error), "%s", line);
+	pthread_mutex_unlock(&in->link.lock);
+	return 0;
 }
 
 static void build_filters(struct hub_ingest *in)
@@ -198,6 +358,7 @@ struct hub_ingest *hub_ingest_new(const struct hub_config *cfg, struct hub_journ
 	struct hub_ingest *in = hub_xcalloc(1, sizeof(*in));
 	in->cfg = cfg;
 	in->journal = j;
+	pthread_mutex_init(&in->link.lock, NULL);
 	in->m_received = hub_counter("cityhub_mqtt_messages_total",
 				     "Messages received from the broker and journaled", "");
 	in->m_bytes = hub_counter("cityhub_mqtt_bytes_total", "Payload bytes journaled", "");
@@ -224,6 +385,8 @@ static void set_tls(struct hub_ingest *in, MQTTAsync_connectOptions *o)
 	ssl.privateKey = cfg->mqtt.key_file;
 	ssl.enableServerCertAuth = !cfg->mqtt.tls_insecure;
 	ssl.verify = !cfg->mqtt.tls_insecure;
+	ssl.ssl_error_cb = on_tls_error; /* struct_version 5 of the initializer has it */
+	ssl.ssl_error_context = in;
 	in->ssl = ssl;
 	o->ssl = &in->ssl;
 }
@@ -259,7 +422,7 @@ static int connect_now(struct hub_ingest *in)
 	atomic_store(&in->need_connect, 0);
 	int rc = MQTTAsync_connect(in->client, &o);
 	if (rc != MQTTASYNC_SUCCESS) {
-		hub_warn("msg=\"broker connect request failed\" rc=%d", rc);
+		hub_warn("msg=\"broker connect request failed\" url=%s rc=%d", cfg->mqtt.url, rc);
 		atomic_store(&in->need_connect, 1);
 		return HUB_EIO;
 	}
@@ -280,6 +443,16 @@ void hub_ingest_tick(struct hub_ingest *in)
 int hub_ingest_ready(struct hub_ingest *in)
 {
 	return atomic_load(&in->ready);
+}
+
+void hub_ingest_why(struct hub_ingest *in, char *why, size_t len)
+{
+	pthread_mutex_lock(&in->link.lock);
+	if (in->link.cause[0] && in->link.failures > 0)
+		snprintf(why, len, "%s (%ld attempts)", in->link.cause, in->link.failures);
+	else
+		snprintf(why, len, "%s", in->link.cause);
+	pthread_mutex_unlock(&in->link.lock);
 }
 
 int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *payload, size_t len)
@@ -381,5 +554,6 @@ void hub_ingest_free(struct hub_ingest *in)
 	free(in->filters);
 	free(in->qos);
 	MQTTProperties_free(&in->props);
+	pthread_mutex_destroy(&in->link.lock);
 	free(in);
 }

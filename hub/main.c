@@ -59,7 +59,7 @@ static void list_adapters(void)
 
 static int usage_error(const char *what, const char *arg)
 {
-	fprintf(stderr, "cityhub: %s: %s\n", what, arg);
+	fprintf(stderr, "cityhub: %s %s\n", arg, what);
 	usage(stderr);
 	return EXIT_CONFIG;
 }
@@ -98,7 +98,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			usage(stdout);
 			return 0;
 		} else {
-			return usage_error("unknown or incomplete argument", s);
+			return usage_error("is an unknown or incomplete argument", s);
 		}
 	}
 	return -1;
@@ -207,8 +207,13 @@ static int ready(void *ctx, json_t *problems)
 	struct hub *h = ctx;
 	int ok = 1;
 	if (!hub_ingest_ready(h->ingest)) {
+		char why[320];
+		struct hub_buf b = {0};
+		hub_ingest_why(h->ingest, why, sizeof(why));
+		hub_buf_printf(&b, "mqtt: not connected%s%s", why[0] ? ": " : "", why);
+		json_array_append_new(problems, json_string(b.data));
+		hub_buf_fini(&b);
 		ok = 0;
-		json_array_append_new(problems, json_string("mqtt: not connected"));
 	}
 	for (size_t i = 0; i < h->nconsumers; i++) {
 		char reason[256];
