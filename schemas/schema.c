@@ -370,6 +370,18 @@ static int convert_unit(const struct field_def *fd, struct hub_field *f, struct 
 			  f->unit);
 }
 
+/* Writes d with the fewest significant digits (15 to 17) that read back to the same double, so
+ * details show -3276.8, not -3276.8000000000002. */
+static const char *shortest(double d, char buf[32])
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, 32, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return buf;
+}
+
 /* Brings f to fd's type: ints widen to doubles, integral doubles narrow to ints, and the
  * integers 0 and 1 (a digital input, e.g. Cayenne LPP) become booleans. */
 static int coerce_type(const struct field_def *fd, struct hub_field *f, struct hub_reject *rej)
@@ -394,7 +406,9 @@ static int coerce_type(const struct field_def *fd, struct hub_field *f, struct h
 			f->v.u.i = (int64_t)r;
 			return HUB_OK;
 		}
-		return hub_reject(rej, HUB_R_BAD_TYPE, "field %s: %g is not an integer", fd->name, v);
+		char vb[32];
+		return hub_reject(rej, HUB_R_BAD_TYPE, "field %s: %s is not an integer", fd->name,
+				  shortest(v, vb));
 	}
 	return hub_reject(rej, HUB_R_BAD_TYPE, "field %s: expected %s, got %s", fd->name,
 			  type_names[fd->type], type_names[f->v.type]);
@@ -402,14 +416,16 @@ static int coerce_type(const struct field_def *fd, struct hub_field *f, struct h
 
 static int check_range(const struct field_def *fd, const struct hub_field *f, struct hub_reject *rej)
 {
+	char vb[32], lo[32], hi[32];
 	double v;
 	if (!numeric(f, &v))
 		return HUB_OK;
 	if (!isfinite(v))
 		return hub_reject(rej, HUB_R_OUT_OF_RANGE, "field %s: not a finite number", fd->name);
 	if ((fd->has_min && v < fd->min) || (fd->has_max && v > fd->max))
-		return hub_reject(rej, HUB_R_OUT_OF_RANGE, "field %s: %.17g outside [%g, %g]",
-				  fd->name, v, fd->min, fd->max);
+		return hub_reject(rej, HUB_R_OUT_OF_RANGE, "field %s: %s outside [%s, %s]",
+				  fd->name, shortest(v, vb), shortest(fd->min, lo),
+				  shortest(fd->max, hi));
 	return HUB_OK;
 }
 

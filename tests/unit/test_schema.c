@@ -188,10 +188,35 @@ static void schema_dir_in_the_source_tree_loads(void **state)
 	hub_schemas_free(s);
 }
 
+/* Issue 13 #8: details print the shortest text that reads back to the value, never float
+ * artefacts such as -3276.8000000000002 (the LPP temperature -32768 x 0.1). */
+static void details_shortest_numbers(void **state)
+{
+	(void)state;
+	struct hub_reject rej;
+	struct hub_record *r = rec("weather");
+	hub_record_add_double(&rs, r, "temperature_c", NULL, -32768 * 0.1);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field temperature_c: -3276.8 outside [-40, 70]");
+	r = rec("weather");
+	hub_record_add_double(&rs, r, "temperature_c", NULL, 70.00000000000001);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field temperature_c: 70.00000000000001 outside [-40, 70]");
+	r = rec("traffic_flow");
+	hub_record_add_double(&rs, r, "vehicle_count", NULL, 0.1 + 0.2);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field vehicle_count: 0.30000000000000004 is not an integer");
+	r = rec("traffic_flow");
+	hub_record_add_double(&rs, r, "vehicle_count", NULL, 2.5000001);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field vehicle_count: 2.5000001 is not an integer");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(builtin_kinds),
+		cmocka_unit_test(details_shortest_numbers),
 		cmocka_unit_test(converts_units_to_canonical),
 		cmocka_unit_test(coerces_types),
 		cmocka_unit_test(rejects),
