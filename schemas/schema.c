@@ -348,6 +348,18 @@ static int numeric(const struct hub_field *f, double *out)
 	return 1;
 }
 
+/* Rounds a converted value to 15 significant digits, the most a double always holds: this
+ * drops the binary artefacts of the conversion (45.3 cm / 100 is 0.45299999999999996, stored
+ * as 0.453) and nothing a sensor measured (issue 13 #16). */
+static double round15(double v)
+{
+	char buf[32];
+	if (!isfinite(v))
+		return v;
+	snprintf(buf, sizeof(buf), "%.15g", v);
+	return strtod(buf, NULL);
+}
+
 static int convert_unit(const struct field_def *fd, struct hub_field *f, struct hub_reject *rej)
 {
 	if (!f->unit)
@@ -362,7 +374,7 @@ static int convert_unit(const struct field_def *fd, struct hub_field *f, struct 
 		double v;
 		if (numeric(f, &v)) {
 			f->v.type = HUB_FT_DOUBLE;
-			f->v.u.d = (u->divisor ? v / u->divisor : v * u->scale) + u->offset;
+			f->v.u.d = round15((u->divisor ? v / u->divisor : v * u->scale) + u->offset);
 		}
 		return HUB_OK;
 	}

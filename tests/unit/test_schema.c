@@ -212,11 +212,30 @@ static void details_shortest_numbers(void **state)
 	assert_string_equal(rej.detail, "field vehicle_count: 2.5000001 is not an integer");
 }
 
+/* Issue 13 #16: a converted value carries no binary artefact of the conversion. */
+static void converted_values_have_no_artefacts(void **state)
+{
+	(void)state;
+	struct hub_record *r = rec("water_level");
+	hub_record_add_double(&rs, r, "level_m", "cm", 45.3);
+	assert_string_equal(apply(r), "ok");
+	assert_true(r->fields[0].v.u.d == 0.453); /* 45.3 / 100 is 0.45299999999999996 */
+	r = rec("weather");
+	hub_record_add_double(&rs, r, "wind_speed_ms", "km/h", 8.3);
+	assert_string_equal(apply(r), "ok");
+	assert_true(r->fields[0].v.u.d == 2.30555555555556); /* not 2.305555555555556 */
+	r = rec("weather");
+	hub_record_add_double(&rs, r, "wind_speed_ms", "km/h", 8.28);
+	assert_string_equal(apply(r), "ok");
+	assert_true(r->fields[0].v.u.d == 2.3); /* not 2.2999999999999994 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(builtin_kinds),
 		cmocka_unit_test(details_shortest_numbers),
+		cmocka_unit_test(converted_values_have_no_artefacts),
 		cmocka_unit_test(converts_units_to_canonical),
 		cmocka_unit_test(coerces_types),
 		cmocka_unit_test(rejects),
