@@ -1,12 +1,17 @@
 #include "ingest.h"
 
 #include <MQTTAsync.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cityhub/error.h"
@@ -14,6 +19,7 @@
 #include "metrics.h"
 
 #define REMIND_MS 60000 /* while the broker stays unreachable, one reminder line this often */
+#define PROBE_MS 1000   /* the TCP probe of an unreachable broker waits at most this long */
 
 /* Why the broker cannot be used, for the log and /readyz. Written by Paho's threads (the
  * connect callbacks and the TLS error callback), read by any thread: guarded by lock. */
@@ -182,7 +188,7 @@ static const char *connack5_cause(enum MQTTReasonCodes rc)
 	case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
 		return "bad user name or password";
 	case MQTTREASONCODE_NOT_AUTHORIZED:
-		return "not authorized";
+		return "not authorized (bad user name or password, or not allowed to connect)";
 	case MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION:
 		return "broker refused the protocol version (try mqtt.version 3)";
 	case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID:
@@ -212,6 +218,78 @@ static void tls_cause(const char *tls, char *out, size_t len)
 		snprintf(out, len, "TLS handshake failed: %s", tls);
 }
 
+/* Splits "scheme://[user@]host[:port][/path]" into host and port (the scheme's default when
+ * none is given). HUB_EINVAL when the URL has no host. */
+static int url_host_port(const char *url, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *p = strstr(url, "://"), *end, *colon;
+	int tls = strncmp(url, "ssl", 3) == 0 || strncmp(url, "mqtts", 5) == 0 ||
+		  strncmp(url, "wss", 3) == 0;
+	p = p ? p + 3 : url;
+	end = p + strcspn(p, "/?#");
+	for (const char *at = p; at < end; at++)
+		if (*at == '@')
+			p = at + 1;
+	if (*p == '[') {
+		const char *close = memchr(p, ']', (size_t)(end - p));
+		if (!close)
+			return HUB_EINVAL;
+		snprintf(host, hlen, "%.*s", (int)(close - p - 1), p + 1);
+		colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		snprintf(host, hlen, "%.*s", (int)((colon ? colon : end) - p), p);
+	}
+	if (colon)
+		snprintf(port, plen, "%.*s", (int)(end - colon - 1), colon + 1);
+	else
+		snprintf(port, plen, "%s", strncmp(url, "ws", 2) == 0 ? (tls ? "443" : "80")
+					   : tls			  ? "8883"
+									  : "1883");
+	return host[0] ? HUB_OK : HUB_EINVAL;
+}
+
+/* Tries a plain TCP connection to the broker (PROBE_MS at most per address), to tell "cannot
+ * reach it" (and why) from "it answered, then the TLS or MQTT session failed", which Paho
+ * reports alike. HUB_OK when the port answers; else HUB_EIO with the reason in why. */
+static int probe_broker(const char *url, char *why, size_t len)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	char host[256], port[16];
+	int rc, err = 0;
+
+	if (url_host_port(url, host, sizeof(host), port, sizeof(port)) != HUB_OK) {
+		snprintf(why, len, "no host in the URL");
+		return HUB_EIO;
+	}
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(why, len, "%.100s: %s", host, gai_strerror(rc));
+		return HUB_EIO;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		socklen_t elen = sizeof(err);
+		if (fd < 0)
+			continue;
+		err = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
+		if (err == EINPROGRESS)
+			err = poll(&pfd, 1, PROBE_MS) == 1 &&
+					      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0
+				      ? err
+				      : ETIMEDOUT;
+		close(fd);
+		if (err == 0)
+			break;
+	}
+	freeaddrinfo(res);
+	if (err == 0)
+		return HUB_OK;
+	snprintf(why, len, "%s", strerror(err));
+	return HUB_EIO;
+}
+
 /* Writes why a connect failed: from the CONNACK code, the TLS error, or Paho's message. */
 static void connect_cause(struct hub_ingest *in, const char *refused, const char *message,
 			  char *out, size_t len)
@@ -225,22 +303,34 @@ static void connect_cause(struct hub_ingest *in, const char *refused, const char
 	snprintf(tls_error, sizeof(tls_error), "%s", in->link.tls_error);
 	in->link.tls_error[0] = '\0';
 	pthread_mutex_unlock(&in->link.lock);
-	if (refused)
+	/* Paho's messages: "TCP/TLS connect failure", "TCP connect timeout" (no session yet),
+	 * "TCP connect completion failure", "socket error" (the session ended before CONNACK) */
+	int connecting = message && (strstr(message, "connect failure") || strstr(message, "timeout"));
+	int closed = message && (strstr(message, "completion failure") ||
+				 strstr(message, "socket error"));
+	char why[160];
+
+	if (refused) {
 		snprintf(out, len, "%s", refused);
-	else if (tls_error[0])
+	} else if (tls_error[0]) {
 		tls_cause(tls_error, out, len);
-	else if (message && strstr(message, "completion failure") && tls && !cfg->mqtt.cert_file)
-		/* TLS 1.3: a broker that wants a client certificate ends the connection only after
-		 * the handshake, when we wait for CONNACK */
-		snprintf(out, len, "broker closed the TLS connection before CONNACK: it probably "
-				   "requires a client certificate (mqtt.cert_file, key_file)");
-	else if (message && strstr(message, "completion failure"))
-		snprintf(out, len, "broker closed the connection before CONNACK%s",
-			 tls ? " (client certificate refused?)" : " (is this an MQTT port?)");
-	else if (message && strstr(message, "connect failure"))
-		snprintf(out, len, "cannot reach the broker (refused, unreachable or unknown host)");
-	else
+	} else if (connecting && probe_broker(cfg->mqtt.url, why, sizeof(why)) != HUB_OK) {
+		snprintf(out, len, "cannot reach the broker: %s", why);
+	} else if (tls && (closed || connecting)) {
+		/* The port answers but the TLS session ends before CONNACK. With TLS 1.3 a broker
+		 * that wants a client certificate says so only after our side of the handshake,
+		 * so this, not a TLS error, is how a missing certificate shows. */
+		snprintf(out, len, "broker closed the TLS connection: %s",
+			 cfg->mqtt.cert_file ? "client certificate refused? (not signed by a CA the "
+					       "broker trusts)"
+					     : "it probably requires a client certificate "
+					       "(mqtt.cert_file, key_file)");
+	} else if (closed) {
+		snprintf(out, len, "broker closed the connection before CONNACK (is this an MQTT "
+				   "port? a TLS port needs ssl://)");
+	} else {
 		snprintf(out, len, "%s", message && *message ? message : "unknown error");
+	}
 }
 
 /* Logs state changes only: the first failure, a new cause, then a reminder every REMIND_MS
@@ -290,10 +380,12 @@ static void on_connect_failed5(void *ctx, MQTTAsync_failureData5 *resp)
 	struct hub_ingest *in = ctx;
 	char cause[300];
 	const char *refused = NULL;
-	if (resp && resp->reasonCode >= 0x80) {
-		refused = connack5_cause(resp->reasonCode);
+	/* Paho puts a refusing CONNACK's reason code in code (reasonCode stays 0) */
+	int reason = resp ? (resp->reasonCode >= 0x80 ? (int)resp->reasonCode : resp->code) : 0;
+	if (reason >= 0x80) {
+		refused = connack5_cause((enum MQTTReasonCodes)reason);
 		if (!refused)
-			refused = MQTTReasonCode_toString(resp->reasonCode);
+			refused = MQTTReasonCode_toString((enum MQTTReasonCodes)reason);
 	}
 	connect_cause(in, refused, resp ? resp->message : NULL, cause, sizeof(cause));
 	connect_failed(in, cause);
