@@ -20,6 +20,13 @@
 
 #define REMIND_MS 60000 /* while the broker stays unreachable, one reminder line this often */
 #define PROBE_MS 1000   /* the TCP probe of an unreachable broker waits at most this long */
+#define CHANGE_MS 10000 /* a new cause is logged at once, but then at most this often */
+
+/* One text for every way a missing client certificate shows (a TLS alert, or the session
+ * closed before CONNACK), so that alternating symptoms do not alternate log lines. */
+#define NEEDS_CERT \
+	"broker closed the TLS connection: it probably requires a client certificate " \
+	"(mqtt.cert_file, key_file)"
 
 /* Why the broker cannot be used, for the log and /readyz. Written by Paho's threads (the
  * connect callbacks and the TLS error callback), read by any thread: guarded by lock. */
@@ -27,6 +34,7 @@ struct link_state {
 	pthread_mutex_t lock;
 	char tls_error[256];  /* the last OpenSSL error of the running connect, or "" */
 	char cause[256];      /* why the last connect failed, or "" while connected */
+	char logged[256];     /* the cause last written to the log */
 	long failures;        /* connect attempts failed in a row */
 	long long since_ms;   /* monotonic time of the first of them */
 	long long logged_ms;  /* when the last warning about them was written */
@@ -203,13 +211,14 @@ static const char *connack5_cause(enum MQTTReasonCodes rc)
 }
 
 /* A failed TLS handshake, from the OpenSSL error text Paho handed to on_tls_error. */
-static void tls_cause(const char *tls, char *out, size_t len)
+static void tls_cause(const char *tls, int have_cert, char *out, size_t len)
 {
 	if (strstr(tls, "certificate verify failed"))
 		snprintf(out, len, "broker certificate verify failed (is mqtt.ca_file the CA that "
 				   "signed it, and does it name the host?)");
-	else if (strstr(tls, "certificate required") || strstr(tls, "handshake failure"))
-		snprintf(out, len, "broker requires a client certificate (mqtt.cert_file, key_file)");
+	else if (strstr(tls, "certificate required") ||
+		 (!have_cert && strstr(tls, "handshake failure")))
+		snprintf(out, len, NEEDS_CERT);
 	else if (strstr(tls, "unknown ca") || strstr(tls, "bad certificate"))
 		snprintf(out, len, "broker refused our client certificate (%s)", tls);
 	else if (strstr(tls, "wrong version number"))
@@ -313,18 +322,17 @@ static void connect_cause(struct hub_ingest *in, const char *refused, const char
 	if (refused) {
 		snprintf(out, len, "%s", refused);
 	} else if (tls_error[0]) {
-		tls_cause(tls_error, out, len);
+		tls_cause(tls_error, cfg->mqtt.cert_file != NULL, out, len);
 	} else if (connecting && probe_broker(cfg->mqtt.url, why, sizeof(why)) != HUB_OK) {
 		snprintf(out, len, "cannot reach the broker: %s", why);
 	} else if (tls && (closed || connecting)) {
 		/* The port answers but the TLS session ends before CONNACK. With TLS 1.3 a broker
 		 * that wants a client certificate says so only after our side of the handshake,
 		 * so this, not a TLS error, is how a missing certificate shows. */
-		snprintf(out, len, "broker closed the TLS connection: %s",
-			 cfg->mqtt.cert_file ? "client certificate refused? (not signed by a CA the "
-					       "broker trusts)"
-					     : "it probably requires a client certificate "
-					       "(mqtt.cert_file, key_file)");
+		snprintf(out, len, "%s",
+			 cfg->mqtt.cert_file ? "broker closed the TLS connection: client certificate "
+					       "refused? (not signed by a CA the broker trusts)"
+					     : NEEDS_CERT);
 	} else if (closed) {
 		snprintf(out, len, "broker closed the connection before CONNACK (is this an MQTT "
 				   "port? a TLS port needs ssl://)");
@@ -333,8 +341,8 @@ static void connect_cause(struct hub_ingest *in, const char *refused, const char
 	}
 }
 
-/* Logs state changes only: the first failure, a new cause, then a reminder every REMIND_MS
- * with the number of attempts (retries run every second or so). */
+/* Logs state changes only: the first failure, a new cause (at most every CHANGE_MS), then a
+ * reminder every REMIND_MS with the number of attempts (retries run every second or so). */
 static void connect_failed(struct hub_ingest *in, const char *cause)
 {
 	long long now = hub_now_mono_ms();
@@ -343,12 +351,17 @@ static void connect_failed(struct hub_ingest *in, const char *cause)
 
 	atomic_store(&in->ready, 0);
 	pthread_mutex_lock(&in->link.lock);
-	changed = strcmp(cause, in->link.cause) != 0;
-	if (in->link.failures++ == 0)
+	if (in->link.failures++ == 0) {
 		in->link.since_ms = now;
+		in->link.logged[0] = '\0';
+	}
+	changed = strcmp(cause, in->link.logged) != 0 &&
+		  (!in->link.logged[0] || now - in->link.logged_ms >= CHANGE_MS);
 	remind = !changed && now - in->link.logged_ms >= REMIND_MS;
-	if (changed || remind)
+	if (changed || remind) {
 		in->link.logged_ms = now;
+		snprintf(in->link.logged, sizeof(in->link.logged), "%s", cause);
+	}
 	snprintf(in->link.cause, sizeof(in->link.cause), "%s", cause);
 	n = in->link.failures;
 	long long since_s = (now - in->link.since_ms) / 1000;
