@@ -104,6 +104,10 @@ class Http(unittest.TestCase):
                     self.assertTrue(line.startswith("ts="), "not a logfmt line: " + line)
 
     def test_listen_ipv6_and_host_name(self):
+        try:
+            socket.socket(socket.AF_INET6).bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback on this machine")
         for listen, host in (("::1", "[::1]"), ("localhost", "localhost")):
             d = os.path.join(self.tmp, listen.replace(":", "_"))
             os.mkdir(d)
@@ -147,15 +151,18 @@ class Http(unittest.TestCase):
                     "    url: http://127.0.0.1:99999\n")
         r = run_hub("--check-config", path)
         self.assertEqual(r.returncode, 2)
-        self.assertEqual(r.stderr.splitlines(), [
-            f"cityhub: {path}:3: mqtt.ca_file: cannot read /nonexistent/ca.pem: "
-            "No such file or directory",
-            f"cityhub: {path}:5: http.listen: cannot resolve no-such-host.invalid: "
-            "Name or service not known",
-            f"cityhub: {path}:6: routes: must list at least one route (leave routes: out for "
-            "the default route city/#)",
-            f"cityhub: {path}:9: sinks[0].url: port 99999: must be between 1 and 65535",
-        ])
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 4, r.stderr)
+        self.assertEqual(lines[0], f"cityhub: {path}:3: mqtt.ca_file: cannot read "
+                         "/nonexistent/ca.pem: No such file or directory")
+        # the resolver's words vary (no such name, or no DNS at all)
+        self.assertTrue(lines[1].startswith(f"cityhub: {path}:5: http.listen: cannot resolve "
+                                            "no-such-host.invalid: "), lines[1])
+        self.assertEqual(lines[2], f"cityhub: {path}:6: routes: must list at least one route "
+                         "(leave routes: out for the default route city/#)")
+        self.assertEqual(lines[3],
+                         f"cityhub: {path}:9: sinks[0].url: port 99999: must be between 1 and "
+                         "65535")
         with open(path, "w") as f:
             f.write("routes:\n  - filter: a/#\n    adapter: native\n    template: a/{sensor_id\n")
         r = run_hub("--check-config", path)

@@ -608,8 +608,6 @@ static const struct err_case err_cases[] = {
 	{"sinks:\n  - name: a\n    url: http://h:80x/\n",
 	 "3: sinks[0].url: port 80x: must be between 1 and 65535"},
 	{"sinks:\n  - name: a\n    url: http://:8086\n", "3: sinks[0].url: must name a host"},
-	{"http:\n  listen: no-such-host.invalid\n",
-	 "2: http.listen: cannot resolve no-such-host.invalid: Name or service not known"},
 	/* issue 13 #4: templates are checked at config time, not dead-lettered at run time */
 	{"routes:\n  - filter: a/#\n    adapter: native\n    template: a/{sensor_id\n",
 	 "4: routes[0].template: level \"{sensor_id\": write a placeholder as a whole level {name}"},
@@ -726,6 +724,13 @@ static void test_listen_and_dir(void **state)
 		assert_string_equal(cfg.http.listen, ok[i]);
 		hub_config_free(&cfg);
 	}
+	/* the resolver's words vary (no such name, or no DNS at all): only the start is fixed */
+	assert_int_equal(load_text("http:\n  listen: no-such-host.invalid\n", &cfg, err,
+				   sizeof(err)), HUB_EINVAL);
+	snprintf(want, sizeof(want), "%s:2: http.listen: cannot resolve no-such-host.invalid: ",
+		 tmpfile_path);
+	assert_memory_equal(err, want, strlen(want));
+	assert_null(strchr(err, '\n'));
 	assert_int_equal(hub_config_load(tmpdir, &cfg, err, sizeof(err)), HUB_EINVAL);
 	snprintf(want, sizeof(want), "%s: is a directory, not a config file", tmpdir);
 	assert_string_equal(err, want);
