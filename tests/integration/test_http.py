@@ -105,7 +105,8 @@ class Http(unittest.TestCase):
 
     def test_listen_ipv6_and_host_name(self):
         try:
-            socket.socket(socket.AF_INET6).bind(("::1", 0))
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::1", 0))
         except OSError:
             self.skipTest("no IPv6 loopback on this machine")
         for listen, host in (("::1", "[::1]"), ("localhost", "localhost")):
