@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netdb.h>
 #include <yaml.h>
 
 #include "buf.h"
@@ -19,6 +22,7 @@
 #define MAX_DEPTH 32  /* nesting deeper than this is refused (stack safety) */
 #define MAX_KEYS 64   /* rows per table; checked with static asserts below */
 #define PATH_MAX_LEN 256
+#define MAX_ERRORS 50 /* errors reported from one file; the rest are counted */
 
 /* ---------------------------------------------------------------------------------------- */
 /* The node tree */
@@ -34,33 +38,42 @@ struct node {
 	size_t n, cap;
 };
 
-/* Where errors go: "<file>:<line>: <path>: <what>". */
+/* Where errors go: one "<file>:<line>: <path>: <what>" line per error, at most MAX_ERRORS. */
 struct ctx {
 	const char *file;
 	char *err;
 	size_t errlen;
+	size_t used;  /* bytes of err written */
+	int nerr;     /* errors found, shown or not */
 };
 
 static int fail(struct ctx *c, int line, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Appends one error line to c->err and returns HUB_EINVAL, so that callers may either stop or
+ * note it and go on to find the file's other errors. Only the first line may be cut short. */
 static int fail(struct ctx *c, int line, const char *path, const char *fmt, ...)
 {
-	char what[512];
+	char what[512], where[32] = "", text[1024];
 	va_list ap;
+	size_t len;
 
+	if (c->nerr++ >= MAX_ERRORS || !c->err || !c->errlen || c->used + 1 >= c->errlen)
+		return HUB_EINVAL;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (c->err && c->errlen) {
-		char where[32] = "";
-		if (line > 0)
-			snprintf(where, sizeof(where), ":%d", line);
-		if (path)
-			snprintf(c->err, c->errlen, "%s%s: %s: %s", c->file, where, path, what);
-		else
-			snprintf(c->err, c->errlen, "%s%s: %s", c->file, where, what);
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%d", line);
+	snprintf(text, sizeof(text), "%s%s%s%s%s: %s", c->used ? "\n" : "", c->file, where,
+		 path ? ": " : "", path ? path : "", what);
+	len = strlen(text);
+	if (c->used && c->used + len >= c->errlen) {
+		c->used = c->errlen; /* whole lines only: write no more */
+		return HUB_EINVAL;
 	}
+	snprintf(c->err + c->used, c->errlen - c->used, "%s", text);
+	c->used += len < c->errlen - c->used ? len : c->errlen - c->used - 1;
 	return HUB_EINVAL;
 }
 
@@ -258,11 +271,16 @@ static int read_file(struct ctx *c, const char *path, struct node **root)
 {
 	struct reader r = {.c = c};
 	FILE *fp = fopen(path, "rb");
+	struct stat st;
 	int rc;
 
 	*root = NULL;
 	if (!fp)
 		return fail(c, 0, NULL, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		return fail(c, 0, NULL, "is a directory, not a config file");
+	}
 	if (!yaml_parser_initialize(&r.parser)) {
 		fclose(fp);
 		return fail(c, 0, NULL, "cannot initialize the YAML parser");
@@ -312,22 +330,138 @@ struct table {
 	size_t n;
 };
 
+/* A message built at check time (checks run on the loading thread only). */
+static _Thread_local char check_msg[320];
+
+/* What is wrong with the authority of a URL (after "scheme://"): [user[:pw]@]host[:port], the
+ * host possibly a bracketed IPv6 address; the port, when given, 1..65535. NULL when fine. */
+static const char *check_authority(const char *s)
+{
+	size_t n = strcspn(s, "/?#");
+	const char *at = memchr(s, '@', n), *host, *colon, *end = s + n;
+	char *stop;
+	long port;
+
+	host = at ? at + 1 : s;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		if (!close)
+			return "has an unclosed [ in its host";
+		colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+		if (close + 1 < end && !colon)
+			return "has text after the ] of its host";
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+	}
+	if (host == end || (colon && colon == host))
+		return "must name a host";
+	if (!colon)
+		return NULL;
+	errno = 0;
+	port = strtol(colon + 1, &stop, 10);
+	if (stop != end || colon + 1 == end || colon[1] == '-' || colon[1] == '+' || port < 1 ||
+	    port > 65535) {
+		snprintf(check_msg, sizeof(check_msg), "port %.*s: must be between 1 and 65535",
+			 (int)(end - colon - 1), colon + 1);
+		return check_msg;
+	}
+	return NULL;
+}
+
+static const char *check_url(const char *s, const char *const *schemes, const char *why)
+{
+	for (size_t i = 0; schemes[i]; i++) {
+		size_t n = strlen(schemes[i]);
+		if (strncmp(s, schemes[i], n) == 0 && s[n])
+			return check_authority(s + n);
+	}
+	return why;
+}
+
 static const char *check_mqtt_url(const char *s)
 {
 	static const char *const schemes[] = {"tcp://", "ssl://", "mqtt://", "mqtts://", "ws://",
-					      "wss://"};
+					      "wss://", NULL};
 
-	for (size_t i = 0; i < ARRAY_LEN(schemes); i++)
-		if (strncmp(s, schemes[i], strlen(schemes[i])) == 0 && s[strlen(schemes[i])])
-			return NULL;
-	return "must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss:// and name a host";
+	return check_url(s, schemes, "must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or "
+				     "wss:// and name a host");
 }
 
 static const char *check_http_url(const char *s)
 {
-	if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
+	static const char *const schemes[] = {"http://", "https://", NULL};
+
+	return check_url(s, schemes, "must start with http:// or https:// and name a host");
+}
+
+/* A PEM file the TLS library will read at connect time: readable, a file, PEM inside. */
+static const char *check_pem_file(const char *s)
+{
+	char head[65536];
+	FILE *fp = fopen(s, "rb");
+	struct stat st;
+	size_t n;
+
+	if (!fp) {
+		snprintf(check_msg, sizeof(check_msg), "cannot read %.200s: %s", s, strerror(errno));
+		return check_msg;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		snprintf(check_msg, sizeof(check_msg), "%.200s is a directory, not a PEM file", s);
+		return check_msg;
+	}
+	n = fread(head, 1, sizeof(head) - 1, fp);
+	fclose(fp);
+	head[n] = '\0';
+	if (!strstr(head, "-----BEGIN ")) {
+		snprintf(check_msg, sizeof(check_msg), "%.200s is not a PEM file (no -----BEGIN line)",
+			 s);
+		return check_msg;
+	}
+	return NULL;
+}
+
+/* http.listen: an IPv4 or IPv6 address or a host name that resolves (as the daemon binds). */
+static const char *check_listen(const char *s)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(s, NULL, &hints, &res);
+
+	if (rc == 0) {
+		freeaddrinfo(res);
 		return NULL;
-	return "must start with http:// or https:// and name a host";
+	}
+	snprintf(check_msg, sizeof(check_msg), "cannot resolve %.200s: %s", s, gai_strerror(rc));
+	return check_msg;
+}
+
+/* Topic template: levels separated by /, each literal text or one {name} placeholder, and #
+ * only as the last level. */
+static const char *check_template(const char *s)
+{
+	for (const char *lv = s; lv; lv = strchr(lv, '/') ? strchr(lv, '/') + 1 : NULL) {
+		size_t n = strcspn(lv, "/");
+		const char *open = memchr(lv, '{', n), *close = memchr(lv, '}', n);
+		if (n == 1 && *lv == '#' && lv[1] != '\0')
+			return "# may only be the last level of a template";
+		if (memchr(lv, '+', n))
+			return "+ matches nothing in a template: name the level, e.g. {site}";
+		if (!open && !close)
+			continue;
+		if (open != lv || !close || close != lv + n - 1) {
+			snprintf(check_msg, sizeof(check_msg),
+				 "level \"%.*s\": write a placeholder as a whole level {name}",
+				 (int)(n > 100 ? 100 : n), lv);
+			return check_msg;
+		}
+		if (n == 2 || strspn(lv + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					     "0123456789_-") != n - 2)
+			return "a {name} placeholder names a tag: letters, digits, _ and -";
+	}
+	return NULL;
 }
 
 static const char *check_topic_prefix(const char *s)
@@ -393,6 +527,11 @@ static const struct check chk_filter = {check_filter, "MQTT topic filter"};
 static const struct check chk_name = {check_name, "letters, digits, _ and -"};
 static const struct check chk_rule_name = {check_rule_name, "letters, digits and _"};
 static const struct check chk_hours = {check_hours, "H1-H2, local hours 0..23"};
+static const struct check chk_pem_file = {check_pem_file, "a readable PEM file"};
+static const struct check chk_listen = {check_listen,
+					"IPv4 or IPv6 address, or a host name that resolves"};
+static const struct check chk_template = {check_template,
+					  "levels of text, `{name}` placeholders, `#` last"};
 
 static const char *const mqtt_versions[] = {"3", "5", NULL};
 static const char *const fsync_names[] = {"none", "interval", "always", NULL};
@@ -431,11 +570,12 @@ static const struct key main_keys[] = {
 	 "User name, if the broker wants one."},
 	{"mqtt.password", K_STRING, CFG(mqtt.password), NULL, 0, 0, NULL, NULL, F_NULLABLE,
 	 "Password, if the broker wants one."},
-	{"mqtt.ca_file", K_STRING, CFG(mqtt.ca_file), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	{"mqtt.ca_file", K_STRING, CFG(mqtt.ca_file), NULL, 0, 0, NULL, &chk_pem_file, F_NULLABLE,
 	 "PEM file of the CAs trusted for the broker's certificate (TLS URLs)."},
-	{"mqtt.cert_file", K_STRING, CFG(mqtt.cert_file), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	{"mqtt.cert_file", K_STRING, CFG(mqtt.cert_file), NULL, 0, 0, NULL, &chk_pem_file,
+	 F_NULLABLE,
 	 "PEM client certificate, for brokers that authenticate clients by certificate."},
-	{"mqtt.key_file", K_STRING, CFG(mqtt.key_file), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	{"mqtt.key_file", K_STRING, CFG(mqtt.key_file), NULL, 0, 0, NULL, &chk_pem_file, F_NULLABLE,
 	 "PEM private key of the client certificate."},
 	{"mqtt.tls_insecure", K_BOOL, CFG(mqtt.tls_insecure), "false", 0, 0, NULL, NULL, 0,
 	 "Skip verification of the broker's certificate (testing only)."},
@@ -481,8 +621,9 @@ static const struct key main_keys[] = {
 	{"schemas.dir", K_STRING, CFG(schemas.dir), NULL, 0, 0, NULL, NULL, F_NULLABLE,
 	 "Directory of `<kind>.json` schema files; empty = the schemas built into the binary."},
 
-	{"http.listen", K_STRING, CFG(http.listen), "127.0.0.1", 1, 0, NULL, NULL, 0,
-	 "Address the operations API binds to."},
+	{"http.listen", K_STRING, CFG(http.listen), "127.0.0.1", 1, 0, NULL, &chk_listen, 0,
+	 "Address the operations API binds to: IPv4, IPv6 (`::1`, `::` for all) or a host name "
+	 "(the first of its addresses that can be bound)."},
 	{"http.port", K_INT, CFG(http.port), "8080", 0, 65535, NULL, NULL, 0,
 	 "TCP port of the operations API; 0 disables it."},
 	{"http.token", K_STRING, CFG(http.token), NULL, 0, 0, NULL, NULL, F_NULLABLE,
@@ -514,7 +655,7 @@ static const struct key route_keys[] = {
 	 "Payload format of the messages (an adapter name, e.g. native, senml)."},
 	{"kind", K_STRING, ROUTE(kind), NULL, 0, 0, NULL, NULL, F_NULLABLE,
 	 "Kind of the records when neither the payload nor the template says."},
-	{"template", K_STRING, ROUTE(template), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	{"template", K_STRING, ROUTE(template), NULL, 0, 0, NULL, &chk_template, F_NULLABLE,
 	 "Topic template naming levels as `{kind}`, `{sensor_id}` or a tag name, e.g. "
 	 "`city/{kind}/{district}/{sensor_id}`."},
 	{"options", K_OPTIONS, ROUTE(options), NULL, 0, 0, NULL, NULL, 0,
@@ -841,28 +982,40 @@ static void child_path(char *buf, const char *path, const char *key)
 		strcpy(buf + PATH_MAX_LEN - 4, "...");
 }
 
-/* Checks that every key of map is a scalar and appears once. */
+/* Index of the first key of map equal to key i (a scalar), or i when there is none before. */
+static size_t first_of_key(const struct node *map, size_t i)
+{
+	for (size_t j = 0; j < i; j += 2)
+		if (map->items[j]->kind == NODE_SCALAR &&
+		    strcmp(map->items[j]->text, map->items[i]->text) == 0)
+			return j;
+	return i;
+}
+
+/* Checks that every key of map is a scalar and appears once; reports every offender. */
 static int check_keys(struct ctx *c, const struct node *map, const char *path)
 {
 	char kp[PATH_MAX_LEN];
+	int rc = HUB_OK;
 
 	for (size_t i = 0; i < map->n; i += 2) {
 		const struct node *key = map->items[i];
-		if (key->kind != NODE_SCALAR)
-			return fail(c, key->line, path[0] ? path : NULL,
-				    "mapping keys must be scalars, not %s", kind_noun(key));
-		for (size_t j = 0; j < i; j += 2) {
-			if (strcmp(map->items[j]->text, key->text) != 0)
-				continue;
-			if (path[0])
-				child_path(kp, path, key->text);
-			else
-				snprintf(kp, sizeof(kp), "%s", key->text);
-			return fail(c, key->line, kp, "duplicate key (first set on line %d)",
-				    map->items[j]->line);
+		size_t j;
+		if (key->kind != NODE_SCALAR) {
+			rc = fail(c, key->line, path[0] ? path : NULL,
+				  "mapping keys must be scalars, not %s", kind_noun(key));
+			continue;
 		}
+		if ((j = first_of_key(map, i)) == i)
+			continue;
+		if (path[0])
+			child_path(kp, path, key->text);
+		else
+			snprintf(kp, sizeof(kp), "%s", key->text);
+		rc = fail(c, key->line, kp, "duplicate key (first set on line %d)",
+			  map->items[j]->line);
 	}
-	return HUB_OK;
+	return rc;
 }
 
 static int map_to_json(struct ctx *c, const struct node *n, const char *path, json_t **out)
@@ -1180,7 +1333,14 @@ static const struct key *find_key(const struct table *t, const char *section, co
 	return NULL;
 }
 
-/* Binds mapping map into base using rows of t; lines[i] gets the line of row i when set. */
+/* Key i of map is bound: a scalar, and the first of its name (check_keys reports the rest). */
+static bool bindable(const struct node *map, size_t i)
+{
+	return map->items[i]->kind == NODE_SCALAR && first_of_key(map, i) == i;
+}
+
+/* Binds mapping map into base using rows of t, reporting every bad key; lines[i] gets the line
+ * of row i when set, negated when its value was refused (cross-key checks then skip it). */
 static int bind_mapping(struct ctx *c, const struct node *map, const struct table *t,
 			const char *section, const char *path, void *base, int *lines)
 {
@@ -1193,34 +1353,44 @@ static int bind_mapping(struct ctx *c, const struct node *map, const struct tabl
 		return HUB_OK;
 	if (map->kind != NODE_MAP)
 		return fail(c, map->line, path, "expected a mapping, got %s", kind_noun(map));
-	if ((rc = check_keys(c, map, path)) != HUB_OK)
-		return rc;
+	rc = check_keys(c, map, path);
 	for (size_t i = 0; i < map->n; i += 2) {
 		const struct node *key = map->items[i];
+		if (!bindable(map, i))
+			continue;
 		child_path(kp, path, key->text);
-		if (!(k = find_key(t, section, key->text, &idx)))
-			return fail(c, key->line, kp, "unknown key");
-		if ((rc = set_value(c, k, map->items[i + 1], kp, base)) != HUB_OK)
-			return rc;
+		if (!(k = find_key(t, section, key->text, &idx))) {
+			rc = fail(c, key->line, kp, "unknown key");
+			continue;
+		}
 		lines[idx] = key->line;
+		if (set_value(c, k, map->items[i + 1], kp, base) != HUB_OK) {
+			lines[idx] = -key->line;
+			rc = HUB_EINVAL;
+		}
 	}
-	return HUB_OK;
+	return rc;
 }
 
+/* Reports every required key that is not given (a key given with a bad value is reported
+ * as such, not as missing). */
 static int check_required(struct ctx *c, const struct table *t, const char *path, void *base,
-			  int line)
+			  int line, const int *lines)
 {
 	char kp[PATH_MAX_LEN];
+	int rc = HUB_OK;
 
 	for (size_t i = 0; i < t->n; i++) {
-		if (!(t->keys[i].flags & F_REQUIRED) || *(char **)((char *)base + t->keys[i].off))
+		if (!(t->keys[i].flags & F_REQUIRED) || lines[i] ||
+		    *(char **)((char *)base + t->keys[i].off))
 			continue;
 		child_path(kp, path, t->keys[i].path);
-		return fail(c, line, kp, "required key is missing");
+		rc = fail(c, line, kp, "required key is missing");
 	}
-	return HUB_OK;
+	return rc;
 }
 
+/* The line of row name, negative when its value was refused, 0 when not given. */
 static int row_line(const int *lines, const struct table *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++)
@@ -1238,7 +1408,7 @@ static int check_sink(struct ctx *c, const void *arr, size_t i, const char *path
 	const char *missing = NULL;
 
 	for (size_t j = 0; j < i; j++) {
-		if (strcmp(sinks[j].name, s->name) != 0)
+		if (!sinks[j].name || strcmp(sinks[j].name, s->name) != 0) /* NULL: a bad name */
 			continue;
 		child_path(kp, path, "name");
 		return fail(c, row_line(lines, &sink_table, "name"), kp,
@@ -1267,6 +1437,8 @@ struct list_spec {
 	const struct table *t;
 	size_t size, line_off;
 	int (*check)(struct ctx *c, const void *arr, size_t i, const char *path, const int *lines);
+	size_t min_items;    /* fewer items is an error ... */
+	const char *too_few; /* ... with this message */
 };
 
 static int bind_item(struct ctx *c, const struct list_spec *ls, const struct node *item,
@@ -1283,61 +1455,61 @@ static int bind_item(struct ctx *c, const struct list_spec *ls, const struct nod
 		return rc;
 	if (item->kind != NODE_MAP)
 		return fail(c, item->line, path, "expected a mapping, got %s", kind_noun(item));
-	if ((rc = bind_mapping(c, item, ls->t, NULL, path, base, lines)) != HUB_OK)
-		return rc;
-	if ((rc = check_required(c, ls->t, path, base, item->line)) != HUB_OK)
-		return rc;
-	if (ls->check)
+	rc = bind_mapping(c, item, ls->t, NULL, path, base, lines);
+	if (check_required(c, ls->t, path, base, item->line, lines) != HUB_OK)
+		rc = HUB_EINVAL;
+	/* checks across keys only make sense once every key of the item is good */
+	if (rc == HUB_OK && ls->check)
 		return ls->check(c, arr, i, path, lines);
-	return HUB_OK;
+	return rc;
 }
 
-/* Binds seq into a new array (*out, *n); on error frees what it built. */
+/* Binds seq into a new array (*out, *n), every item even after a bad one (hub_config_free
+ * frees them all). */
 static int bind_list(struct ctx *c, const struct list_spec *ls, const struct node *seq,
 		     void **out, size_t *n)
 {
 	char *arr;
-	size_t i;
 	int rc = HUB_OK;
 
 	*out = NULL;
 	*n = 0;
 	if (seq->kind != NODE_SEQ)
 		return fail(c, seq->line, ls->name,
-			    "expected a sequence of mappings ([] for none), got %s",
-			    kind_noun(seq));
+			    "expected a sequence of mappings%s, got %s",
+			    ls->min_items ? "" : " ([] for none)", kind_noun(seq));
+	if (seq->n < ls->min_items)
+		return fail(c, seq->line, ls->name, "%s", ls->too_few);
 	if (seq->n == 0)
 		return HUB_OK;
 	arr = hub_xcalloc(seq->n, ls->size);
-	for (i = 0; i < seq->n && rc == HUB_OK; i++)
-		rc = bind_item(c, ls, seq->items[i], arr, i);
-	if (rc != HUB_OK) {
-		for (size_t j = 0; j < i; j++)
-			free_fields(ls->t, arr + j * ls->size);
-		free(arr);
-		return rc;
-	}
+	for (size_t i = 0; i < seq->n; i++)
+		if (bind_item(c, ls, seq->items[i], arr, i) != HUB_OK)
+			rc = HUB_EINVAL;
 	*out = arr;
 	*n = seq->n;
-	return HUB_OK;
+	return rc;
 }
 
+/* An empty routes: would subscribe to nothing (Paho sends an empty SUBSCRIBE, which the
+ * broker answers by closing the connection): refused, see docs/config.md. */
 static const struct list_spec route_list = {
 	"routes", &route_table, sizeof(struct hub_cfg_route), offsetof(struct hub_cfg_route, line),
-	NULL};
+	NULL, 1,
+	"must list at least one route (leave routes: out for the default route city/#)"};
 static const struct list_spec sink_list = {
 	"sinks", &sink_table, sizeof(struct hub_cfg_sink), offsetof(struct hub_cfg_sink, line),
-	check_sink};
+	check_sink, 0, NULL};
 static int check_rule(struct ctx *c, const void *arr, size_t i, const char *path,
 		      const int *lines);
 static int check_notifier(struct ctx *c, const void *arr, size_t i, const char *path,
 			  const int *lines);
 static const struct list_spec rule_list = {
 	"rules", &rule_table, sizeof(struct hub_cfg_rule), offsetof(struct hub_cfg_rule, line),
-	check_rule};
+	check_rule, 0, NULL};
 static const struct list_spec notifier_list = {
 	"notifiers", &notifier_table, sizeof(struct hub_cfg_notifier),
-	offsetof(struct hub_cfg_notifier, line), check_notifier};
+	offsetof(struct hub_cfg_notifier, line), check_notifier, 0, NULL};
 
 /* Appends the rules bound from seq (read from file) to cfg->rules. */
 static int add_rules(struct ctx *c, const struct node *seq, struct hub_config *cfg)
@@ -1537,11 +1709,43 @@ static int check_journal(struct ctx *c, const struct hub_config *cfg, const int 
 	int b = row_line(lines, &main_table, "journal.max_bytes");
 	char max[32];
 
-	if (cfg->journal.segment_bytes <= cfg->journal.max_bytes)
+	if (a < 0 || b < 0 || cfg->journal.segment_bytes <= cfg->journal.max_bytes)
 		return HUB_OK;
 	format_value(K_BYTES, cfg->journal.max_bytes, max, sizeof(max));
 	return fail(c, a > b ? a : b, "journal.segment_bytes",
 		    "must not exceed journal.max_bytes (%s)", max);
+}
+
+static bool is_tls_url(const char *url)
+{
+	return strncmp(url, "ssl://", 6) == 0 || strncmp(url, "mqtts://", 8) == 0 ||
+	       strncmp(url, "wss://", 6) == 0;
+}
+
+/* TLS options with a plain URL would be ignored without a word: refuse them. */
+static int check_mqtt(struct ctx *c, const struct hub_config *cfg, const int *lines)
+{
+	static const char *const tls_keys[] = {"mqtt.ca_file", "mqtt.cert_file", "mqtt.key_file",
+					       "mqtt.tls_insecure"};
+	const bool set[] = {cfg->mqtt.ca_file != NULL, cfg->mqtt.cert_file != NULL,
+			    cfg->mqtt.key_file != NULL, cfg->mqtt.tls_insecure != 0};
+	int url_line = row_line(lines, &main_table, "mqtt.url");
+	int rc = HUB_OK;
+
+	if (url_line < 0)
+		return HUB_OK;
+	for (size_t i = 0; i < ARRAY_LEN(tls_keys) && !is_tls_url(cfg->mqtt.url); i++) {
+		int line = row_line(lines, &main_table, tls_keys[i]);
+		if (line > 0 && set[i])
+			rc = fail(c, line, tls_keys[i],
+				  "TLS option given with the non-TLS URL %s (use ssl:// or mqtts://)",
+				  cfg->mqtt.url);
+	}
+	if (cfg->mqtt.key_file && !cfg->mqtt.cert_file && row_line(lines, &main_table,
+								     "mqtt.key_file") > 0)
+		rc = fail(c, row_line(lines, &main_table, "mqtt.key_file"), "mqtt.key_file",
+			  "given without mqtt.cert_file");
+	return rc;
 }
 
 static int bind_root(struct ctx *c, const struct node *root, struct hub_config *cfg,
@@ -1555,16 +1759,21 @@ static int bind_root(struct ctx *c, const struct node *root, struct hub_config *
 	if (root->kind != NODE_MAP)
 		return fail(c, root->line, NULL, "the file must be a mapping of sections "
 			    "(mqtt, journal, ...), not %s", kind_noun(root));
-	if ((rc = check_keys(c, root, "")) != HUB_OK)
-		return rc;
+	rc = check_keys(c, root, "");
 	for (size_t i = 0; i < root->n; i += 2) {
 		const struct node *key = root->items[i];
-		if ((rc = bind_top_key(c, key, root->items[i + 1], cfg, lines)) != HUB_OK)
-			return rc;
+		if (!bindable(root, i))
+			continue;
+		if (bind_top_key(c, key, root->items[i + 1], cfg, lines) != HUB_OK)
+			rc = HUB_EINVAL;
 		*have_routes |= strcmp(key->text, "routes") == 0;
 		*have_sinks |= strcmp(key->text, "sinks") == 0;
 	}
-	return check_journal(c, cfg, lines);
+	if (check_journal(c, cfg, lines) != HUB_OK)
+		rc = HUB_EINVAL;
+	if (check_mqtt(c, cfg, lines) != HUB_OK)
+		rc = HUB_EINVAL;
+	return rc;
 }
 
 static int set_pairs(struct ctx *c, const struct table *t, const char *const *pairs, void *base)
@@ -1707,6 +1916,9 @@ int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t 
 	node_free(root);
 	return HUB_OK;
 fail:
+	if (c.nerr > MAX_ERRORS && err && c.used + 1 < errlen)
+		snprintf(err + c.used, errlen - c.used, "\n%s: %d more errors not shown", c.file,
+			 c.nerr - MAX_ERRORS);
 	node_free(root);
 	hub_config_free(cfg);
 	return HUB_EINVAL;

@@ -49,6 +49,8 @@ void hub_consumer_nap(int ms)
 		;
 }
 
+static void update_lag(struct hub_consumer *c);
+
 int hub_consumer_commit(struct hub_consumer *c)
 {
 	if (c->done == atomic_load(&c->committed))
@@ -61,7 +63,7 @@ int hub_consumer_commit(struct hub_consumer *c)
 	}
 	atomic_store(&c->committed, c->done);
 	c->last_commit_ms = hub_now_mono_ms();
-	hub_consumer_tick(c);
+	update_lag(c);
 	return HUB_OK;
 }
 
@@ -179,12 +181,19 @@ int hub_consumer_healthy(struct hub_consumer *c, char *why, size_t len)
 	return c->ops->healthy ? c->ops->healthy(c->state, why, len) : 1;
 }
 
-/* The lag gauge also moves while the thread is stuck retrying a write or idle after a 401. */
-void hub_consumer_tick(struct hub_consumer *c)
+static void update_lag(struct hub_consumer *c)
 {
 	struct hub_journal_stats st;
 	hub_journal_get_stats(c->env.journal, &st);
 	hub_metric_set(c->m_lag, (double)(st.end_offset - atomic_load(&c->committed)));
+}
+
+/* The lag gauge also moves while the thread is stuck retrying a write or idle after a 401. */
+void hub_consumer_tick(struct hub_consumer *c)
+{
+	update_lag(c);
+	if (c->ops->tick && c->state)
+		c->ops->tick(c->state);
 }
 
 const char *hub_consumer_name(const struct hub_consumer *c)

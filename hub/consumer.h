@@ -48,6 +48,9 @@ struct hub_consumer_ops {
 	int (*nap_ms)(void *state);
 	/* Optional: 1 when healthy, else 0 with why. Any thread. */
 	int (*healthy)(void *state, char *why, size_t len);
+	/* Optional: about once a second from the main thread (gauges that move while the
+	 * consumer's thread is busy in a long write). */
+	void (*tick)(void *state);
 	void (*free_state)(void *state);
 };
 
@@ -81,7 +84,7 @@ const char *hub_consumer_name(const struct hub_consumer *c);
 /* Frees a joined consumer; NULL is a no-op. */
 void hub_consumer_free(struct hub_consumer *c);
 
-/* Refreshes the consumer's gauges (journal lag); safe from any thread, about once a second. */
+/* Refreshes the consumer's gauges (journal lag, its kind's tick); the main thread, once a second. */
 void hub_consumer_tick(struct hub_consumer *c);
 
 /* ---- for the kinds' own files (consumer thread only, unless said) ---- */

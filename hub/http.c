@@ -1,13 +1,19 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "buf.h"
+#include "cityhub/log.h"
 #include "metrics.h"
 
 struct hub_http {
@@ -29,23 +35,59 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	return rc;
 }
 
+/* 401 with the challenge RFC 6750 asks for, so clients know a bearer token is wanted. */
+static enum MHD_Result reply_unauthorized(struct MHD_Connection *conn)
+{
+	static const char body[] = "unauthorized\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", "text/plain");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"cityhub\"");
+	enum MHD_Result rc = MHD_queue_response(conn, 401, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* Compares without an early exit, so the reply time does not tell how much of a guess matched. */
+static int same_secret(const char *got, const char *want)
+{
+	size_t glen = strlen(got), wlen = strlen(want);
+	unsigned char diff = glen != wlen;
+	for (size_t i = 0; i < glen; i++)
+		diff |= (unsigned char)got[i] ^ (unsigned char)want[i % (wlen ? wlen : 1)];
+	return diff == 0;
+}
+
+/* "Authorization: Bearer <token>": the scheme is case-insensitive (RFC 7235 2.1), followed by
+ * one or more spaces. */
 static int authorized(struct hub_http *h, struct MHD_Connection *conn)
 {
 	const char *token = h->cfg->http.token;
 	if (!token || !*token)
 		return 1;
 	const char *got = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-	return got && strncmp(got, "Bearer ", 7) == 0 && strcmp(got + 7, token) == 0;
+	if (!got || strncasecmp(got, "Bearer ", 7) != 0)
+		return 0;
+	got += 7;
+	while (*got == ' ')
+		got++;
+	return same_secret(got, token);
 }
 
 static enum MHD_Result serve_ready(struct hub_http *h, struct MHD_Connection *conn)
 {
-	char why[1024] = "";
-	int ok = h->ready ? h->ready(h->ctx, why, sizeof(why)) : 1;
-	char body[1200];
-	int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"problems\":%s}\n", ok ? "true" : "false",
-			 why[0] ? why : "[]");
-	return reply(conn, ok ? 200 : 503, "application/json", body, (size_t)n);
+	json_t *problems = json_array();
+	int ok = h->ready ? h->ready(h->ctx, problems) : 1;
+	json_t *body = json_pack("{s:b, s:o}", "ready", ok, "problems", problems);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	struct hub_buf b = {0};
+	hub_buf_printf(&b, "%s\n", text ? text : "{}");
+	free(text);
+	enum MHD_Result rc = reply(conn, ok ? 200 : 503, "application/json", b.data, b.len);
+	hub_buf_fini(&b);
+	return rc;
 }
 
 static enum MHD_Result serve_metrics(struct MHD_Connection *conn)
@@ -71,7 +113,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/healthz") == 0)
 		return reply(conn, 200, "text/plain", "ok\n", 3);
 	if (!authorized(h, conn))
-		return reply(conn, 401, "text/plain", "unauthorized\n", 13);
+		return reply_unauthorized(conn);
 	if (strcmp(url, "/readyz") == 0)
 		return serve_ready(h, conn);
 	if (strcmp(url, "/metrics") == 0)
@@ -79,24 +121,62 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return reply(conn, 404, "text/plain", "not found\n", 10);
 }
 
+/* libmicrohttpd's own messages (e.g. "Error processing request (HTTP response code is 431
+ * ...)" on an oversized header) become logfmt lines instead of raw text on stderr. */
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	char text[512];
+	(void)cls;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	size_t n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+		text[--n] = '\0';
+	for (char *p = text; *p; p++)
+		if (*p == '"' || *p == '\\')
+			*p = '\'';
+		else if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	hub_warn("msg=\"http server\" detail=\"%s\"", text);
+}
+
+static struct MHD_Daemon *start_on(struct hub_http *h, const struct addrinfo *ai)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* the logger must be the first option, or early messages go to stderr raw */
+	return MHD_start_daemon(flags, (uint16_t)h->cfg->http.port, NULL, NULL, handle, h,
+				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
+				ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_END);
+}
+
 struct hub_http *hub_http_start(const struct hub_config *cfg, hub_ready_fn ready, void *ctx,
 				char *err, size_t errlen)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->http.port)};
-	if (inet_pton(AF_INET, cfg->http.listen, &addr.sin_addr) != 1) {
-		snprintf(err, errlen, "http.listen: %s is not an IPv4 address", cfg->http.listen);
+	char port[16];
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	snprintf(port, sizeof(port), "%d", cfg->http.port);
+	int gai = getaddrinfo(cfg->http.listen, port, &hints, &res);
+	if (gai != 0) {
+		snprintf(err, errlen, "http.listen: cannot resolve %s: %s", cfg->http.listen,
+			 gai_strerror(gai));
 		return NULL;
 	}
 	struct hub_http *h = hub_xcalloc(1, sizeof(*h));
 	h->cfg = cfg;
 	h->ready = ready;
 	h->ctx = ctx;
-	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-				     (uint16_t)cfg->http.port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)30, MHD_OPTION_END);
+	/* A host name may have several addresses (localhost: ::1 and 127.0.0.1): the first that
+	 * binds is used. */
+	for (const struct addrinfo *ai = res; ai && !h->daemon; ai = ai->ai_next)
+		h->daemon = start_on(h, ai);
+	freeaddrinfo(res);
 	if (!h->daemon) {
-		snprintf(err, errlen, "http: cannot listen on %s:%d", cfg->http.listen, cfg->http.port);
+		snprintf(err, errlen, "http: cannot listen on %s port %d", cfg->http.listen,
+			 cfg->http.port);
 		free(h);
 		return NULL;
 	}

@@ -3,14 +3,16 @@
 #ifndef HUB_HTTP_H
 #define HUB_HTTP_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "config.h"
 
 struct hub_http;
 
-/* Answers readiness: returns 1 when ready, else 0 with reasons (JSON array text) in why. */
-typedef int (*hub_ready_fn)(void *ctx, char *why, size_t len);
+/* Answers readiness: returns 1 when ready, else 0 after appending one string per problem to
+ * the JSON array problems (borrowed). */
+typedef int (*hub_ready_fn)(void *ctx, json_t *problems);
 
 /* Starts serving on cfg->http.listen:port (borrowed cfg). NULL with err when it cannot bind. */
 struct hub_http *hub_http_start(const struct hub_config *cfg, hub_ready_fn ready, void *ctx,

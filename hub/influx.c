@@ -41,6 +41,7 @@ struct hub_influx {
 	const _Atomic int *stop; /* the running write's stop flag, or NULL */
 	uint64_t rng;
 	enum health health;    /* last state logged */
+	char hint[400];        /* what the operator can do about the last failure */
 	pthread_mutex_t lock;  /* guards st */
 	struct hub_influx_stats st;
 };
@@ -385,6 +386,48 @@ static int post(struct hub_influx *w, const char *body, size_t len, long *status
 	return HUB_OK;
 }
 
+const char *hub_influx_fail_name(enum hub_influx_fail f)
+{
+	static const char *const names[HUB_INFLUX_F_COUNT] = {
+		[HUB_INFLUX_F_NETWORK] = "network",     [HUB_INFLUX_F_AUTH] = "auth",
+		[HUB_INFLUX_F_REJECTED] = "rejected",   [HUB_INFLUX_F_TOO_LARGE] = "too_large",
+		[HUB_INFLUX_F_THROTTLED] = "throttled", [HUB_INFLUX_F_SERVER] = "server",
+		[HUB_INFLUX_F_OTHER] = "other",
+	};
+	return (unsigned)f < HUB_INFLUX_F_COUNT ? names[f] : "other";
+}
+
+/* The failure class of a reply (status 0: no reply at all). */
+static enum hub_influx_fail fail_class(long status)
+{
+	if (status <= 0)
+		return HUB_INFLUX_F_NETWORK;
+	if (status == 401 || status == 403)
+		return HUB_INFLUX_F_AUTH;
+	if (status == 400 || status == 422)
+		return HUB_INFLUX_F_REJECTED;
+	if (status == 413)
+		return HUB_INFLUX_F_TOO_LARGE;
+	if (status == 429 || status == 503)
+		return HUB_INFLUX_F_THROTTLED;
+	return status >= 500 && status < 600 ? HUB_INFLUX_F_SERVER : HUB_INFLUX_F_OTHER;
+}
+
+/* Counts one reply (status 0: network error) in the stats as soon as it arrives. */
+static void count_reply(struct hub_influx *w, long status)
+{
+	pthread_mutex_lock(&w->lock);
+	w->st.last_status = (int)status;
+	if (status >= 200 && status < 300) {
+		w->st.failing = 0;
+		w->st.last_success_ns = hub_now_real_ns();
+	} else {
+		w->st.failing++;
+		w->st.failed[fail_class(status)]++;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
 static enum reply_class classify(long status)
 {
 	if (status >= 200 && status < 300)
@@ -413,6 +456,28 @@ static void note_error(struct hub_influx *w, long status, int healthy)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* 404 "database not found" (v1) or "bucket ... not found" (v2): the writes are retried
+ * until someone creates it, so say how in w->hint. 1 when that is the case. */
+static int missing_target(struct hub_influx *w, const char *error)
+{
+	const struct hub_cfg_sink *cfg = w->cfg;
+	if (strncmp(error, "HTTP 404", 8) != 0 || !strstr(error, "not found"))
+		return 0;
+	if (cfg->version == 2)
+		snprintf(w->hint, sizeof(w->hint),
+			 "create the bucket: influx bucket create --org %.60s --name %.60s", cfg->org,
+			 cfg->bucket);
+	else
+		snprintf(w->hint, sizeof(w->hint),
+			 "create the database: curl -XPOST %.100s/query --data-urlencode "
+			 "'q=CREATE DATABASE %.60s' (or influx -execute 'CREATE DATABASE %.60s')",
+			 cfg->url, cfg->database, cfg->database);
+	for (char *p = w->hint; *p; p++)
+		if (*p == '"' || *p == '\\')
+			*p = '\'';
+	return 1;
+}
+
 /* Logs one line when the writer's state changes (never per retry). */
 static void change_health(struct hub_influx *w, enum health h)
 {
@@ -425,9 +490,12 @@ static void change_health(struct hub_influx *w, enum health h)
 	pthread_mutex_unlock(&w->lock);
 	if (h == H_OK)
 		hub_info("msg=\"influxdb writes recovered\" sink=%s", name);
+	else if (h == H_RETRYING && missing_target(w, error))
+		hub_error("msg=\"influxdb write failed, retrying\" sink=%s url=%s error=%s hint=%s",
+			  name, hub_logq(w->cfg->url), hub_logq(error), hub_logq(w->hint));
 	else if (h == H_RETRYING)
-		hub_warn("msg=\"influxdb write failed, retrying\" sink=%s error=%s", name,
-			 hub_logq(error));
+		hub_warn("msg=\"influxdb write failed, retrying\" sink=%s url=%s error=%s", name,
+			 hub_logq(w->cfg->url), hub_logq(error));
 	else
 		hub_error("msg=\"influxdb refused credentials, sink stopped\" sink=%s error=%s",
 			  name, hub_logq(error));
@@ -537,6 +605,7 @@ static int write_range(struct hub_influx *w, const struct job *job, size_t lo, s
 		int rc = post(w, b->buf.data + from, to - from, &status);
 		if (rc == HUB_ESTOP)
 			return HUB_ESTOP;
+		count_reply(w, rc == HUB_OK ? status : 0);
 		enum reply_class cls = rc == HUB_OK ? classify(status) : REPLY_RETRY;
 		if (cls == REPLY_OK) {
 			note_ok(w, hi - lo);
@@ -555,6 +624,7 @@ static int write_range(struct hub_influx *w, const struct job *job, size_t lo, s
 			return HUB_ESTOP;
 		pthread_mutex_lock(&w->lock);
 		w->st.retries++;
+		w->st.retried[fail_class(rc == HUB_OK ? status : 0)]++;
 		pthread_mutex_unlock(&w->lock);
 	}
 }

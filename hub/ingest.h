@@ -24,6 +24,10 @@ void hub_ingest_tick(struct hub_ingest *in);
 /* Returns 1 while connected and subscribed. */
 int hub_ingest_ready(struct hub_ingest *in);
 
+/* Writes why the broker is not usable (e.g. "bad user name or password (12 attempts)"), or ""
+ * when nothing is known, into why (len bytes). */
+void hub_ingest_why(struct hub_ingest *in, char *why, size_t len);
+
 /* Queues a QoS 1 publish (kept while disconnected, up to a bound). HUB_EAGAIN when full. */
 int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *payload, size_t len);
 

@@ -50,7 +50,7 @@ struct args {
 
 static void usage(FILE *out)
 {
-	fputs("usage: cityhub [-c FILE] [--log-level debug|info|warn|error]\n"
+	fputs("usage: cityhub [-c|--config FILE] [--log-level debug|info|warn|error]\n"
 	      "       cityhub --check-config FILE   validate a config file and exit (2 if bad)\n"
 	      "       cityhub --test-rules FILE     run rule tests (docs/alerts.md); 1 on a difference\n"
 	      "       cityhub --config-doc          print the reference of every config key\n"
@@ -65,9 +65,24 @@ static void list_adapters(void)
 		printf("%-12s %s\n", (*a)->name, (*a)->doc);
 }
 
-/* Parses argv; returns -1 to go on, or an exit code for flags that finish at once. */
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "cityhub: %s %s\n", arg, what);
+	usage(stderr);
+	return EXIT_CONFIG;
+}
+
+/* Parses argv; returns -1 to go on, or an exit code for flags that finish at once. Those flags
+ * (--version, --help, ...) must come alone: anything beside them is a usage error, never
+ * silently ignored. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
+	static const char *const alone[] = {"--config-doc", "--list-adapters", "--version", "-h",
+					    "--help"};
+	for (int i = 1; i < argc; i++)
+		for (size_t k = 0; argc > 2 && k < sizeof(alone) / sizeof(alone[0]); k++)
+			if (strcmp(argv[i], alone[k]) == 0)
+				return usage_error("takes no other arguments", argv[i]);
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
 		int has_value = i + 1 < argc;
@@ -93,12 +108,20 @@ static int parse_args(int argc, char **argv, struct args *a)
 			usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "cityhub: unknown or incomplete argument: %s\n", s);
-			usage(stderr);
-			return EXIT_CONFIG;
+			return usage_error("is an unknown or incomplete argument", s);
 		}
 	}
 	return -1;
+}
+
+/* Prints each line of the config's error report as "cityhub: <line>". */
+static void print_errors(const char *err)
+{
+	for (const char *p = err; *p;) {
+		size_t n = strcspn(p, "\n");
+		fprintf(stderr, "cityhub: %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
 }
 
 /* Rules against the schemas, notifier options: what the monitor and notifiers would refuse. */
@@ -125,9 +148,10 @@ static int check_alerts(struct hub *h)
 /* Loads config, log level, schemas and routes: everything --check-config validates. */
 static int load(struct hub *h, const struct args *a)
 {
+	static char cfg_err[16384]; /* every error of the file, one per line */
 	char err[1024] = "";
-	if (hub_config_load(a->config, &h->cfg, err, sizeof(err)) != HUB_OK) {
-		fprintf(stderr, "cityhub: %s\n", err);
+	if (hub_config_load(a->config, &h->cfg, cfg_err, sizeof(cfg_err)) != HUB_OK) {
+		print_errors(cfg_err);
 		return EXIT_CONFIG;
 	}
 	/* An entry must fit in one segment: the largest payload, a topic (MQTT caps it at 64 KiB)
@@ -243,42 +267,36 @@ static int start_consumers(struct hub *h)
 	return 0;
 }
 
-static void json_quote(struct hub_buf *b, const char *s)
-{
-	hub_buf_puts(b, "\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			hub_buf_printf(b, "\\%c", *s);
-		else if ((unsigned char)*s >= 0x20)
-			hub_buf_append(b, s, 1);
-	}
-	hub_buf_puts(b, "\"");
-}
-
-/* /readyz: the broker subscription is up and every sink's store takes writes. */
-static int ready(void *ctx, char *why, size_t len)
+/* /readyz: the broker subscription is up and every sink's store takes writes. Each problem
+ * is one string of the problems array (jansson escapes it; no length limit on the list). */
+static int ready(void *ctx, json_t *problems)
 {
 	struct hub *h = ctx;
-	struct hub_buf b = {0};
 	int ok = 1;
-	hub_buf_puts(&b, "[");
 	if (!hub_ingest_ready(h->ingest)) {
+		char why[320];
+		struct hub_buf b = {0};
+		hub_ingest_why(h->ingest, why, sizeof(why));
+		hub_buf_printf(&b, "mqtt: not connected%s%s", why[0] ? ": " : "", why);
+		json_array_append_new(problems, json_string(b.data));
+		hub_buf_fini(&b);
 		ok = 0;
-		hub_buf_puts(&b, "\"mqtt: not connected\"");
 	}
 	for (size_t i = 0; i < h->nconsumers; i++) {
 		char reason[256];
 		if (hub_consumer_healthy(h->consumers[i], reason, sizeof(reason)))
 			continue;
-		char item[400];
-		snprintf(item, sizeof(item), "%s: %s", hub_consumer_name(h->consumers[i]), reason);
-		hub_buf_puts(&b, ok ? "" : ",");
-		json_quote(&b, item);
+		struct hub_buf b = {0};
+		hub_buf_printf(&b, "%s: %s", hub_consumer_name(h->consumers[i]), reason);
+		/* json_string refuses invalid UTF-8 (a store's reply may hold any bytes) */
+		json_t *item = json_string(b.data);
+		if (!item)
+			item = json_pack("s+", hub_consumer_name(h->consumers[i]),
+					 ": unhealthy (reason not valid UTF-8)");
+		json_array_append_new(problems, item);
+		hub_buf_fini(&b);
 		ok = 0;
 	}
-	hub_buf_puts(&b, "]");
-	snprintf(why, len, "%s", ok ? "" : b.data);
-	hub_buf_fini(&b);
 	return ok;
 }
 

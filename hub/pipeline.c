@@ -170,14 +170,15 @@ void hub_pipeline_free(struct hub_pipeline *p)
 	free(p);
 }
 
-int hub_text_valid(const char *s, size_t len)
+/* Valid UTF-8 without NUL; control characters (newline, tab, DEL ...) only if controls_ok. */
+static int utf8_check(const char *s, size_t len, int controls_ok)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	while (p < end) {
 		unsigned c = *p;
 		size_t n;
 		unsigned min;
-		if (c < 0x20 || c == 0x7f)
+		if (c == 0 || ((c < 0x20 || c == 0x7f) && !controls_ok))
 			return 0;
 		if (c < 0x80) {
 			p++;
@@ -203,6 +204,18 @@ int hub_text_valid(const char *s, size_t len)
 		p += n + 1;
 	}
 	return 1;
+}
+
+int hub_text_valid(const char *s, size_t len)
+{
+	return utf8_check(s, len, 0);
+}
+
+/* Issue 13 #5: what a dead letter may carry as text. A payload is text when it is UTF-8, line
+ * breaks and tabs included (any file sent with mosquitto_pub -f ends in a newline). */
+int hub_utf8_valid(const char *s, size_t len)
+{
+	return utf8_check(s, len, 1);
 }
 
 static const struct route *find_route(const struct hub_pipeline *p, const char *topic)

@@ -37,4 +37,8 @@ int hub_topic_matches(const char *filter, const char *topic);
 /* Returns 1 when s (len bytes) is valid UTF-8 with no control characters. */
 int hub_text_valid(const char *s, size_t len);
 
+/* Returns 1 when s (len bytes) is valid UTF-8 text: no NUL, other control characters (newline,
+ * tab) allowed. The test for a dead letter's "payload" (else "payload_base64"). */
+int hub_utf8_valid(const char *s, size_t len);
+
 #endif

@@ -1,5 +1,6 @@
 /* The InfluxDB sink consumer (v1 /write, v2 /api/v2/write): decode, encode line protocol,
  * batch, write, and commit the cursor only after the store acknowledged every line before it. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@ struct sink {
 	long long batch_started_ms;
 	FILE *deadletter_log;
 	struct hub_metric *m_lines, *m_encode_err, *m_dropped, *m_healthy;
-	struct hub_metric *m_requests, *m_retries, *m_splits;
+	struct hub_metric *m_requests, *m_retries, *m_splits, *m_last_ok;
+	struct hub_metric *m_failed[HUB_INFLUX_F_COUNT];
+	pthread_mutex_t count_lock; /* the sink's thread and the main thread's tick both count */
 	struct hub_influx_stats seen; /* the writer's figures already added to the counters */
 	_Atomic int auth_failed;
 };
@@ -73,16 +76,28 @@ static int due(struct sink *s, int at_end)
 	return at_end;
 }
 
-/* Adds what the writer did since the last call to the counters. */
+/* Adds what the writer did since the last call to the counters: after each write, and once a
+ * second from the main thread, so that an outage shows while a write is still being retried. */
 static void count_writes(struct sink *s)
 {
 	struct hub_influx_stats st;
+	pthread_mutex_lock(&s->count_lock);
 	hub_influx_get_stats(s->influx, &st);
 	hub_metric_add(s->m_lines, st.lines_ok - s->seen.lines_ok);
 	hub_metric_add(s->m_requests, st.requests - s->seen.requests);
 	hub_metric_add(s->m_retries, st.retries - s->seen.retries);
 	hub_metric_add(s->m_splits, st.splits - s->seen.splits);
+	for (int f = 0; f < HUB_INFLUX_F_COUNT; f++)
+		hub_metric_add(s->m_failed[f], st.failed[f] - s->seen.failed[f]);
+	hub_metric_set(s->m_last_ok, (double)st.last_success_ns / 1e9);
+	hub_metric_set(s->m_healthy, st.healthy && !atomic_load(&s->auth_failed));
 	s->seen = st;
+	pthread_mutex_unlock(&s->count_lock);
+}
+
+static void tick(void *state)
+{
+	count_writes(state);
 }
 
 static int flush(void *state, int at_end)
@@ -95,8 +110,10 @@ static int flush(void *state, int at_end)
 					  hub_consumer_stop_flag(s->c));
 		count_writes(s);
 		if (rc == HUB_EAUTH) {
+			struct hub_influx_stats st;
+			hub_influx_get_stats(s->influx, &st);
 			hub_error("msg=\"store refused our credentials; sink stopped, backlog kept\" sink=%s "
-				  "detail=%s", hub_logq(s->cfg->name), hub_logq(s->seen.last_error));
+				  "detail=%s", hub_logq(s->cfg->name), hub_logq(st.last_error));
 			atomic_store(&s->auth_failed, 1);
 			hub_metric_set(s->m_healthy, 0);
 			return rc;
@@ -104,7 +121,6 @@ static int flush(void *state, int at_end)
 		if (rc != HUB_OK)
 			return rc;
 		hub_lpbatch_clear(&s->batch);
-		hub_metric_set(s->m_healthy, 1);
 	}
 	return hub_consumer_commit(s->c);
 }
@@ -162,6 +178,16 @@ static void make_metrics(struct sink *s)
 				   "Writes resent after 429/5xx/network errors/timeouts", labels);
 	s->m_splits = hub_counter("cityhub_sink_splits_total",
 				  "Batches split in half after HTTP 413 or 400", labels);
+	s->m_last_ok = hub_gauge("cityhub_sink_last_success_timestamp_seconds",
+				 "Wall-clock time of the store's last 2xx (0 = none yet)", labels);
+	for (int f = 0; f < HUB_INFLUX_F_COUNT; f++) {
+		char fl[200];
+		snprintf(fl, sizeof(fl), "%s,class=\"%s\"", labels,
+			 hub_influx_fail_name((enum hub_influx_fail)f));
+		s->m_failed[f] = hub_counter("cityhub_sink_requests_failed_total",
+					     "Write requests that failed, by reply class (network, auth, "
+					     "rejected, too_large, throttled, server, other)", fl);
+	}
 	hub_metric_set(s->m_healthy, 1);
 }
 
@@ -173,6 +199,7 @@ static void free_state(void *state)
 	hub_recset_fini(&s->rs);
 	if (s->deadletter_log)
 		fclose(s->deadletter_log);
+	pthread_mutex_destroy(&s->count_lock);
 	free(s);
 }
 
@@ -181,6 +208,7 @@ static int init(struct hub_consumer *c, const void *conf, void **state, char *er
 	struct sink *s = hub_xcalloc(1, sizeof(*s));
 	s->c = c;
 	s->cfg = conf;
+	pthread_mutex_init(&s->count_lock, NULL);
 	hub_recset_init(&s->rs, 0);
 	make_metrics(s);
 	s->influx = hub_influx_new(s->cfg, err, errlen);
@@ -200,5 +228,6 @@ const struct hub_consumer_ops hub_influx_sink_ops = {
 	.flush = flush,
 	.nap_ms = nap_ms,
 	.healthy = healthy,
+	.tick = tick,
 	.free_state = free_state,
 };

@@ -475,6 +475,18 @@ static int numeric(const struct hub_field *f, double *out)
 	return 1;
 }
 
+/* Rounds a converted value to 15 significant digits, the most a double always holds: this
+ * drops the binary artefacts of the conversion (45.3 cm / 100 is 0.45299999999999996, stored
+ * as 0.453) and nothing a sensor measured (issue 13 #16). */
+static double round15(double v)
+{
+	char buf[32];
+	if (!isfinite(v))
+		return v;
+	snprintf(buf, sizeof(buf), "%.15g", v);
+	return strtod(buf, NULL);
+}
+
 static int convert_unit(const struct field_def *fd, struct hub_field *f, struct hub_reject *rej)
 {
 	if (!f->unit)
@@ -489,12 +501,24 @@ static int convert_unit(const struct field_def *fd, struct hub_field *f, struct 
 		double v;
 		if (numeric(f, &v)) {
 			f->v.type = HUB_FT_DOUBLE;
-			f->v.u.d = (u->divisor ? v / u->divisor : v * u->scale) + u->offset;
+			f->v.u.d = round15((u->divisor ? v / u->divisor : v * u->scale) + u->offset);
 		}
 		return HUB_OK;
 	}
 	return hub_reject(rej, HUB_R_BAD_UNIT, "field %s: unit %.32s not accepted", fd->name,
 			  f->unit);
+}
+
+/* Writes d with the fewest significant digits (15 to 17) that read back to the same double, so
+ * details show -3276.8, not -3276.8000000000002. */
+static const char *shortest(double d, char buf[32])
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, 32, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return buf;
 }
 
 /* Brings f to fd's type: ints widen to doubles, integral doubles narrow to ints, and the
@@ -521,7 +545,9 @@ static int coerce_type(const struct field_def *fd, struct hub_field *f, struct h
 			f->v.u.i = (int64_t)r;
 			return HUB_OK;
 		}
-		return hub_reject(rej, HUB_R_BAD_TYPE, "field %s: %g is not an integer", fd->name, v);
+		char vb[32];
+		return hub_reject(rej, HUB_R_BAD_TYPE, "field %s: %s is not an integer", fd->name,
+				  shortest(v, vb));
 	}
 	return hub_reject(rej, HUB_R_BAD_TYPE, "field %s: expected %s, got %s", fd->name,
 			  type_names[fd->type], type_names[f->v.type]);
@@ -529,14 +555,16 @@ static int coerce_type(const struct field_def *fd, struct hub_field *f, struct h
 
 static int check_range(const struct field_def *fd, const struct hub_field *f, struct hub_reject *rej)
 {
+	char vb[32], lo[32], hi[32];
 	double v;
 	if (!numeric(f, &v))
 		return HUB_OK;
 	if (!isfinite(v))
 		return hub_reject(rej, HUB_R_OUT_OF_RANGE, "field %s: not a finite number", fd->name);
 	if ((fd->has_min && v < fd->min) || (fd->has_max && v > fd->max))
-		return hub_reject(rej, HUB_R_OUT_OF_RANGE, "field %s: %.17g outside [%g, %g]",
-				  fd->name, v, fd->min, fd->max);
+		return hub_reject(rej, HUB_R_OUT_OF_RANGE, "field %s: %s outside [%s, %s]",
+				  fd->name, shortest(v, vb), shortest(fd->min, lo),
+				  shortest(fd->max, hi));
 	return HUB_OK;
 }
 

@@ -84,7 +84,7 @@ static const struct sim_altunit altunits[] = {
     {"salinity_ppt", "mg/l", 1000, 0, 0},
     {"conductivity_us_cm", "mS/cm", 0.001, 0, 3},
     {"pressure_hpa", "kPa", 0.1, 0, 2},
-    {"wind_speed_ms", "km/h", 3.6, 0, 1},
+    {"wind_speed_ms", "km/h", 3.6, 0, 2}, /* 0.01 km/h: carries the 0.1 m/s reading exactly */
     {"avg_speed_kmh", "m/s", 1 / 3.6, 0, 2},
     {"temperature_c", "K", 1, 273.15, 2},
 };

@@ -289,11 +289,6 @@ int main(int argc, char **argv)
 		return list_scenarios(&c);
 	install_signals();
 	if (c.rate > 0 || c.count > 0)
-		return run_load_mode(&c);
-	if (c.first || c.prefix || c.district || c.load_kind || c.seq_time) {
-		fprintf(stderr, "cityhub-sim: --first, --prefix, --district, --load-kind and "
-		                "--seq-time need load mode (--rate or --count)\n");
-		return 2;
-	}
+		return run_load_mode(&c); /* sim_cli_parse refused options of the other mode */
 	return run_scenario_mode(&c);
 }

@@ -192,9 +192,9 @@ static void assert_full_main(const struct hub_config *cfg)
 	assert_int_equal(cfg->mqtt.version, 5);
 	assert_string_equal(cfg->mqtt.username, "hub");
 	assert_string_equal(cfg->mqtt.password, "s3cret: yes");
-	assert_string_equal(cfg->mqtt.ca_file, "/etc/cityhub/ca.pem");
-	assert_string_equal(cfg->mqtt.cert_file, "/etc/cityhub/client.pem");
-	assert_string_equal(cfg->mqtt.key_file, "/etc/cityhub/client.key");
+	assert_string_equal(cfg->mqtt.ca_file, "tests/unit/configs/tls/ca.pem");
+	assert_string_equal(cfg->mqtt.cert_file, "tests/unit/configs/tls/client.pem");
+	assert_string_equal(cfg->mqtt.key_file, "tests/unit/configs/tls/client.key");
 	assert_int_equal(cfg->mqtt.tls_insecure, 1);
 	assert_int_equal(cfg->mqtt.keepalive_s, 45);
 	assert_int_equal(cfg->mqtt.session_expiry_s, 3600);
@@ -227,6 +227,8 @@ static void test_full(void **state)
 
 	(void)state;
 	source_path(path, sizeof(path), "tests/unit/configs/full.yaml");
+	/* the TLS files are relative to the working directory, as at run time */
+	assert_int_equal(chdir(getenv("CITYHUB_SOURCE_ROOT")), 0);
 	if (hub_config_load(path, &cfg, err, sizeof(err)) != HUB_OK)
 		fail_msg("full.yaml: %s", err);
 	assert_full_main(&cfg);
@@ -479,10 +481,10 @@ static void test_sinks_defaults(void **state)
 	assert_int_equal(s->retry_cap_ms, 30000);
 	hub_config_free(&cfg);
 	/* an explicit empty list means no sinks at all, not the default one */
-	assert_int_equal(load_text("sinks: []\nroutes: []\n", &cfg, err, sizeof(err)), HUB_OK);
+	assert_int_equal(load_text("sinks: []\n", &cfg, err, sizeof(err)), HUB_OK);
 	assert_int_equal(cfg.nsinks, 0);
 	assert_null(cfg.sinks);
-	assert_int_equal(cfg.nroutes, 0);
+	assert_default_route(&cfg);
 	hub_config_free(&cfg);
 }
 
@@ -508,7 +510,11 @@ static const struct err_case err_cases[] = {
 	{"journal: 5\n", "1: journal: expected a mapping, got a scalar"},
 	{"journal:\n  fsync: [a]\n",
 	 "2: journal.fsync: expected one of none, interval, always, got a sequence"},
-	{"routes:\n", "1: routes: expected a sequence of mappings ([] for none), got null"},
+	{"routes:\n", "1: routes: expected a sequence of mappings, got null"},
+	{"sinks: 1\n", "1: sinks: expected a sequence of mappings ([] for none), got a scalar"},
+	/* issue 13 #1: an empty SUBSCRIBE made the broker drop the hub every second */
+	{"mqtt:\n  url: tcp://h\nroutes: []\n",
+	 "3: routes: must list at least one route (leave routes: out for the default route city/#)"},
 	{"routes:\n  - a/#\n", "2: routes[0]: expected a mapping, got a scalar"},
 	{"routes:\n  - filter: a/#\n    adapter: x\n    options: [1]\n",
 	 "4: routes[0].options: expected a mapping, got a sequence"},
@@ -551,7 +557,7 @@ static const struct err_case err_cases[] = {
 	{"routes:\n  - filter: a/b+\n    adapter: native\n",
 	 "2: routes[0].filter: + must be a whole level of a topic filter"},
 	/* duplicate keys */
-	{"http:\n  port: 1\n  listen: x\n  port: 2\n",
+	{"http:\n  port: 1\n  listen: 127.0.0.1\n  port: 2\n",
 	 "4: http.port: duplicate key (first set on line 2)"},
 	{"log:\n  level: info\nlog:\n  level: debug\n",
 	 "3: log: duplicate key (first set on line 1)"},
@@ -584,6 +590,35 @@ static const struct err_case err_cases[] = {
 	 "2: sinks[0].org: required when version is 2"},
 	{"sinks:\n  - name: a\n    url: http://h\n    database: ''\n",
 	 "2: sinks[0].database: required when version is 1"},
+	/* issue 13 #2: TLS files are checked at config time, not at connect time */
+	{"mqtt:\n  url: ssl://h:8883\n  ca_file: /nonexistent/ca.pem\n",
+	 "3: mqtt.ca_file: cannot read /nonexistent/ca.pem: No such file or directory"},
+	{"mqtt:\n  url: ssl://h:8883\n  cert_file: /tmp\n",
+	 "3: mqtt.cert_file: /tmp is a directory, not a PEM file"},
+	{"mqtt:\n  url: mqtts://h\n  key_file: /etc/hostname\n",
+	 "3: mqtt.key_file: /etc/hostname is not a PEM file (no -----BEGIN line)"},
+	/* issue 13 #11: TLS options with a plain URL, and URL ports */
+	{"mqtt:\n  url: tcp://h:1883\n  tls_insecure: true\n",
+	 "3: mqtt.tls_insecure: TLS option given with the non-TLS URL tcp://h:1883 (use ssl:// or "
+	 "mqtts://)"},
+	{"mqtt:\n  url: tcp://h:99999\n", "2: mqtt.url: port 99999: must be between 1 and 65535"},
+	{"mqtt:\n  url: ssl://[::1:8883\n", "2: mqtt.url: has an unclosed [ in its host"},
+	{"sinks:\n  - name: a\n    url: http://127.0.0.1:99999\n",
+	 "3: sinks[0].url: port 99999: must be between 1 and 65535"},
+	{"sinks:\n  - name: a\n    url: http://h:80x/\n",
+	 "3: sinks[0].url: port 80x: must be between 1 and 65535"},
+	{"sinks:\n  - name: a\n    url: http://:8086\n", "3: sinks[0].url: must name a host"},
+	/* issue 13 #4: templates are checked at config time, not dead-lettered at run time */
+	{"routes:\n  - filter: a/#\n    adapter: native\n    template: a/{sensor_id\n",
+	 "4: routes[0].template: level \"{sensor_id\": write a placeholder as a whole level {name}"},
+	{"routes:\n  - filter: a/#\n    adapter: native\n    template: a/x{kind}\n",
+	 "4: routes[0].template: level \"x{kind}\": write a placeholder as a whole level {name}"},
+	{"routes:\n  - filter: a/#\n    adapter: native\n    template: a/{}/b\n",
+	 "4: routes[0].template: a {name} placeholder names a tag: letters, digits, _ and -"},
+	{"routes:\n  - filter: a/#\n    adapter: native\n    template: a/#/{kind}\n",
+	 "4: routes[0].template: # may only be the last level of a template"},
+	{"routes:\n  - filter: a/#\n    adapter: native\n    template: a/+/{kind}\n",
+	 "4: routes[0].template: + matches nothing in a template: name the level, e.g. {site}"},
 	/* route options that JSON cannot hold */
 	{"routes:\n  - filter: a/#\n    adapter: x\n    options:\n      scale: .inf\n",
 	 "5: routes[0].options.scale: infinity and NaN cannot be represented in JSON"},
@@ -607,6 +642,99 @@ static void test_errors(void **state)
 			fail_msg("case %zu: rc %d\n got: %s\nwant: %s", i, rc, err, want);
 		assert_true(is_zeroed(&cfg));
 	}
+}
+
+/* issue 13 #16: every error of the file in one run, one line each, capped */
+static void test_all_errors(void **state)
+{
+	static const char *const yaml =
+		"mqtt:\n  urll: tcp://x\n  version: 4\n"
+		"journal:\n  fsync: sometimes\n"
+		"http:\n  port: 70000\n"
+		"bogus: 1\n"
+		"routes:\n  - filter: a/#/b\n    adapter: native\n  - template: x/{y\n"
+		"sinks:\n  - name: a/b\n    url: http://h:0\n  - name: ok\n    url: http://h\n"
+		"    version: 2\n";
+	static const char *const want[] = {
+		"2: mqtt.urll: unknown key",
+		"3: mqtt.version: must be one of 3, 5",
+		"5: journal.fsync: must be one of none, interval, always",
+		"7: http.port: must be between 0 and 65535",
+		"8: bogus: unknown key",
+		"10: routes[0].filter: # may only be the last level of a topic filter",
+		"12: routes[1].template: level \"{y\": write a placeholder as a whole level {name}",
+		"12: routes[1].filter: required key is missing",
+		"12: routes[1].adapter: required key is missing",
+		"14: sinks[0].name: may only contain letters, digits, _ and -",
+		"15: sinks[0].url: port 0: must be between 1 and 65535",
+		"16: sinks[1].org: required when version is 2",
+	};
+	struct hub_config cfg;
+	struct hub_buf_text { char s[8192]; } *b = malloc(sizeof(*b));
+	char err[8192], line[512], *text;
+	size_t at = 0;
+
+	(void)state;
+	assert_non_null(b);
+	b->s[0] = '\0';
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		snprintf(line, sizeof(line), "%s%s:%s", i ? "\n" : "", tmpfile_path, want[i]);
+		at += (size_t)snprintf(b->s + at, sizeof(b->s) - at, "%s", line);
+	}
+	assert_int_equal(load_text(yaml, &cfg, err, sizeof(err)), HUB_EINVAL);
+	assert_string_equal(err, b->s);
+	assert_true(is_zeroed(&cfg));
+	free(b);
+
+	/* 60 unknown keys: 50 lines, then a count of the rest */
+	text = calloc(60, 32);
+	assert_non_null(text);
+	at = (size_t)sprintf(text, "log:\n");
+	for (int i = 0; i < 60; i++)
+		at += (size_t)sprintf(text + at, "  k%d: 1\n", i);
+	assert_int_equal(load_text(text, &cfg, err, sizeof(err)), HUB_EINVAL);
+	free(text);
+	{
+		int lines = 1;
+		for (const char *p = err; *p; p++)
+			lines += *p == '\n';
+		assert_int_equal(lines, 51);
+	}
+	snprintf(line, sizeof(line), "%s:51: log.k49: unknown key\n%s: 10 more errors not shown",
+		 tmpfile_path, tmpfile_path);
+	assert_non_null(strstr(err, line));
+	/* a small buffer holds whole lines only (the first one cut if it must) */
+	assert_int_equal(load_text("log:\n  a: 1\n  b: 2\n", &cfg, err, 80), HUB_EINVAL);
+	snprintf(line, sizeof(line), "%s:2: log.a: unknown key", tmpfile_path);
+	assert_string_equal(err, line);
+}
+
+/* issue 13 #11: IPv6 and host names are fine for http.listen; a directory is no config file */
+static void test_listen_and_dir(void **state)
+{
+	static const char *const ok[] = {"::1", "::", "localhost", "0.0.0.0", "127.0.0.1"};
+	struct hub_config cfg;
+	char text[128], err[512], want[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "http:\n  listen: \"%s\"\n", ok[i]);
+		if (load_text(text, &cfg, err, sizeof(err)) != HUB_OK)
+			fail_msg("listen %s: %s", ok[i], err);
+		assert_string_equal(cfg.http.listen, ok[i]);
+		hub_config_free(&cfg);
+	}
+	/* the resolver's words vary (no such name, or no DNS at all): only the start is fixed */
+	assert_int_equal(load_text("http:\n  listen: no-such-host.invalid\n", &cfg, err,
+				   sizeof(err)), HUB_EINVAL);
+	snprintf(want, sizeof(want), "%s:2: http.listen: cannot resolve no-such-host.invalid: ",
+		 tmpfile_path);
+	assert_memory_equal(err, want, strlen(want));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(hub_config_load(tmpdir, &cfg, err, sizeof(err)), HUB_EINVAL);
+	snprintf(want, sizeof(want), "%s: is a directory, not a config file", tmpdir);
+	assert_string_equal(err, want);
+	assert_true(is_zeroed(&cfg));
 }
 
 static void test_missing_file(void **state)
@@ -697,6 +825,8 @@ int main(void)
 		cmocka_unit_test(test_routes_options),
 		cmocka_unit_test(test_sinks_defaults),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_all_errors),
+		cmocka_unit_test(test_listen_and_dir),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_doc),
 	};

@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "cityhub/error.h"
+#include "cityhub/log.h"
 #include "influx.h"
 
 #define TS0 1700000000000000000LL
@@ -725,6 +726,87 @@ static void test_network_error_retries(void **state)
 	assert_memory_equal(st.last_error, "network: ", 9);
 }
 
+/* Issue 13 #15: while the store fails, the figures move as each request fails, not when the
+ * write returns: a reader on another thread sees the failures, the retries by class, healthy 0
+ * and no success yet; the next 2xx sets the time of the last success. */
+struct sampler {
+	struct hub_influx *w;
+	_Atomic int *stop;
+	struct hub_influx_stats seen;
+};
+
+static void *sample_then_stop(void *arg)
+{
+	struct sampler *s = arg;
+	struct timespec ts = {0, 400 * 1000000L};
+	nanosleep(&ts, NULL);
+	hub_influx_get_stats(s->w, &s->seen);
+	*s->stop = 1;
+	return NULL;
+}
+
+static void test_stats_during_outage(void **state)
+{
+	(void)state;
+	control("{\"status\": 500, \"times\": -1}");
+	struct hub_cfg_sink cfg = base_cfg();
+	struct hub_lpbatch b;
+	_Atomic int stop = 0;
+	pthread_t th;
+	struct sampler s = {.w = writer(&cfg), .stop = &stop};
+	make_batch(&b, 3, -1);
+	assert_int_equal(pthread_create(&th, NULL, sample_then_stop, &s), 0);
+	assert_int_equal(hub_influx_write(s.w, &b, NULL, NULL, &stop), HUB_ESTOP);
+	pthread_join(th, NULL);
+	assert_int_equal(s.seen.healthy, 0);
+	assert_true(s.seen.failed[HUB_INFLUX_F_SERVER] >= 2);
+	assert_true(s.seen.retried[HUB_INFLUX_F_SERVER] >= 1);
+	assert_int_equal(s.seen.failed[HUB_INFLUX_F_NETWORK], 0);
+	assert_true(s.seen.failing >= 2);
+	assert_int_equal(s.seen.last_status, 500);
+	assert_int_equal(s.seen.last_success_ns, 0);
+	assert_string_equal(hub_influx_fail_name(HUB_INFLUX_F_SERVER), "server");
+	/* the store is back */
+	control("{\"clear\": true}");
+	stop = 0;
+	int64_t before = hub_now_real_ns();
+	assert_int_equal(hub_influx_write(s.w, &b, NULL, NULL, &stop), HUB_OK);
+	struct hub_influx_stats st;
+	hub_influx_get_stats(s.w, &st);
+	assert_true(st.last_success_ns >= before && st.last_success_ns <= hub_now_real_ns());
+	assert_int_equal(st.failing, 0);
+	assert_int_equal(st.healthy, 1);
+	assert_int_equal(st.last_status, 204);
+	hub_influx_free(s.w);
+	batch_free(&b);
+}
+
+/* Issue 13 #10: a 404 "database not found" is retried (someone may create it), and the log says
+ * how to create it. */
+static void test_404_database_hint(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *log = open_memstream(&text, &len);
+	assert_non_null(log);
+	hub_log_set_stream(log);
+	control("{\"status\": 404, \"times\": 1, \"body\": \"database not found: city\"}");
+	struct hub_cfg_sink cfg = base_cfg();
+	struct hub_influx_stats st;
+	assert_int_equal(write_batch(&cfg, 2, -1, NULL, &st), HUB_OK);
+	hub_log_set_stream(stderr);
+	fclose(log);
+	assert_int_equal(st.failed[HUB_INFLUX_F_OTHER], 1);
+	assert_int_equal(st.retried[HUB_INFLUX_F_OTHER], 1);
+	assert_int_equal(st.lines_ok, 2);
+	if (!strstr(text, "error=\"HTTP 404: database not found: city\" hint=\"create the database: "
+			  "curl -XPOST http://127.0.0.1:"))
+		fail_msg("no hint in the log:\n%s", text);
+	assert_non_null(strstr(text, "--data-urlencode 'q=CREATE DATABASE city'"));
+	free(text);
+}
+
 /* hub_influx_new() refuses cfg with the message want. */
 static void assert_refused(const struct hub_cfg_sink *cfg, const char *want)
 {
@@ -941,6 +1023,8 @@ int main(void)
 		cmocka_unit_test_setup(test_network_error_retries, reset_stub),
 		cmocka_unit_test_setup(test_stop_during_slow_request, reset_stub),
 		cmocka_unit_test_setup(test_stop_already_set, reset_stub),
+		cmocka_unit_test_setup(test_stats_during_outage, reset_stub),
+		cmocka_unit_test_setup(test_404_database_hint, reset_stub),
 		cmocka_unit_test(test_new_rejects_bad_config),
 		cmocka_unit_test_setup(test_empty_batch_sends_nothing, reset_stub),
 		cmocka_unit_test_teardown(test_real_influxd, influxd_teardown),

@@ -43,6 +43,15 @@ static void text_validation(void **state)
 	assert_false(hub_text_valid("a\0b", 3));
 	assert_false(hub_text_valid("\x7f", 1));
 	assert_false(hub_text_valid("\xff", 1));
+	/* dead letters keep UTF-8 text as text, line breaks included (issue 13 #5) */
+	assert_true(hub_utf8_valid("{\"a\": 1}\n", 9));
+	assert_true(hub_utf8_valid("a\r\n\tb\x7f", 6));
+	assert_true(hub_utf8_valid("Mỹ Tho\n", strlen("Mỹ Tho\n")));
+	assert_true(hub_utf8_valid("", 0));
+	assert_false(hub_utf8_valid("a\0b", 3));
+	assert_false(hub_utf8_valid("\xff\n", 2));
+	assert_false(hub_utf8_valid("\xed\xa0\x80", 3)); /* a surrogate */
+	assert_false(hub_utf8_valid("\xc3", 1));         /* cut short */
 	assert_false(hub_text_valid("\xc3", 1));          /* truncated sequence */
 	assert_false(hub_text_valid("\xc0\xaf", 2));      /* overlong '/' */
 	assert_false(hub_text_valid("\xed\xa0\x80", 3));  /* UTF-16 surrogate */

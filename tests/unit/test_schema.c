@@ -331,10 +331,54 @@ static void schema_dir_in_the_source_tree_loads(void **state)
 	hub_schemas_free(s);
 }
 
+/* Issue 13 #8: details print the shortest text that reads back to the value, never float
+ * artefacts such as -3276.8000000000002 (the LPP temperature -32768 x 0.1). */
+static void details_shortest_numbers(void **state)
+{
+	(void)state;
+	struct hub_reject rej;
+	struct hub_record *r = rec("weather");
+	hub_record_add_double(&rs, r, "temperature_c", NULL, -32768 * 0.1);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field temperature_c: -3276.8 outside [-40, 70]");
+	r = rec("weather");
+	hub_record_add_double(&rs, r, "temperature_c", NULL, 70.00000000000001);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field temperature_c: 70.00000000000001 outside [-40, 70]");
+	r = rec("traffic_flow");
+	hub_record_add_double(&rs, r, "vehicle_count", NULL, 0.1 + 0.2);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field vehicle_count: 0.30000000000000004 is not an integer");
+	r = rec("traffic_flow");
+	hub_record_add_double(&rs, r, "vehicle_count", NULL, 2.5000001);
+	assert_int_equal(hub_schemas_apply(schemas, &rs, r, &rej), HUB_EREJECT);
+	assert_string_equal(rej.detail, "field vehicle_count: 2.5000001 is not an integer");
+}
+
+/* Issue 13 #16: a converted value carries no binary artefact of the conversion. */
+static void converted_values_have_no_artefacts(void **state)
+{
+	(void)state;
+	struct hub_record *r = rec("water_level");
+	hub_record_add_double(&rs, r, "level_m", "cm", 45.3);
+	assert_string_equal(apply(r), "ok");
+	assert_true(r->fields[0].v.u.d == 0.453); /* 45.3 / 100 is 0.45299999999999996 */
+	r = rec("weather");
+	hub_record_add_double(&rs, r, "wind_speed_ms", "km/h", 8.3);
+	assert_string_equal(apply(r), "ok");
+	assert_true(r->fields[0].v.u.d == 2.30555555555556); /* not 2.305555555555556 */
+	r = rec("weather");
+	hub_record_add_double(&rs, r, "wind_speed_ms", "km/h", 8.28);
+	assert_string_equal(apply(r), "ok");
+	assert_true(r->fields[0].v.u.d == 2.3); /* not 2.2999999999999994 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(builtin_kinds),
+		cmocka_unit_test(details_shortest_numbers),
+		cmocka_unit_test(converted_values_have_no_artefacts),
 		cmocka_unit_test(converts_units_to_canonical),
 		cmocka_unit_test(coerces_types),
 		cmocka_unit_test(rejects),

@@ -242,6 +242,28 @@ static void test_load_bad_options(void **state)
 		assert_int_equal(run_sim(bad[i], &out, &err), 2);
 		assert_non_null(strstr(err.data, "cityhub-sim:"));
 	}
+	/* issue 13 #14: an option of the other mode is an error, never silently ignored (this one
+	 * used to pace 10,000 messages at 5/s for 33 minutes) */
+	const struct {
+		const char *args, *err;
+	} mixed[] = {
+	    {"--dry-run --duration 10s --rate 5",
+	     "cityhub-sim: --duration is a scenario option: it has no effect in load mode"},
+	    {"--dry-run --count 3 --scenario normal-day", "--scenario is a scenario option"},
+	    {"--dry-run --count 3 --seed 7", "--seed is a scenario option"},
+	    {"--dry-run --count 3 --speed max", "--speed is a scenario option"},
+	    {"--dry-run --count 3 --start 2026-03-10T06:00:00Z", "--start is a scenario option"},
+	    {"--dry-run --sensors 5", "--sensors is a load-mode option: it needs --rate or --count"},
+	    {"--dry-run --district p1 --duration 1m", "--district is a load-mode option"},
+	};
+	for (size_t i = 0; i < sizeof(mixed) / sizeof(mixed[0]); i++) {
+		hub_buf_clear(&err);
+		hub_buf_clear(&out);
+		assert_int_equal(run_sim(mixed[i].args, &out, &err), 2);
+		if (!strstr(err.data, mixed[i].err))
+			fail_msg("%s: stderr %s", mixed[i].args, err.data);
+		assert_true(out.len == 0);
+	}
 	hub_buf_fini(&out);
 	hub_buf_fini(&err);
 }

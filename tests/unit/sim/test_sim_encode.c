@@ -13,6 +13,7 @@
 #include "scenario.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,10 +270,48 @@ static void test_payload_faults(void **state)
 	sim_msg_fini(&m);
 }
 
+/* Issue 13 #16: a reading sent in another unit carries the sensor's reading at its resolution
+ * exactly: converted back (and rounded to 15 significant digits, as the hub does), it is the
+ * canonical reading, never 2.305555555555556 for 2.3 m/s. Speeds in m/s are the exception: a
+ * 0.01 m/s sensor cannot report every 0.1 km/h step. */
+static void test_altunits_keep_resolution(void **state)
+{
+	(void)state;
+	static const struct {
+		enum sim_kind kind;
+		const char *field, *unit;
+	} pairs[] = {
+	    {SIM_KIND_AIR, "humidity", "%"},         {SIM_KIND_TRAFFIC, "occupancy", "%"},
+	    {SIM_KIND_LEVEL, "level_m", "cm"},       {SIM_KIND_LEVEL, "flow_m3s", "l/s"},
+	    {SIM_KIND_QUALITY, "salinity_ppt", "mg/l"},
+	    {SIM_KIND_QUALITY, "conductivity_us_cm", "mS/cm"},
+	    {SIM_KIND_WEATHER, "pressure_hpa", "kPa"}, {SIM_KIND_WEATHER, "wind_speed_ms", "km/h"},
+	    {SIM_KIND_WEATHER, "temperature_c", "K"},
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		const struct sim_altunit *au = sim_altunit_find(pairs[i].field, pairs[i].unit);
+		int idx = sim_kind_field(pairs[i].kind, pairs[i].field);
+		assert_non_null(au);
+		assert_true(idx >= 0);
+		const struct sim_fielddef *f = &sim_kind_def(pairs[i].kind)->fields[idx];
+		double step = pow(10.0, -f->decimals);
+		for (int k = 0; k < 2000; k++) {
+			double v = sim_round(f->lo + k * step * 7, f->decimals);
+			double sent = sim_round(v * au->scale + au->offset, au->decimals);
+			char buf[32];
+			snprintf(buf, sizeof(buf), "%.15g", (sent - au->offset) / au->scale);
+			if (strtod(buf, NULL) != v)
+				fail_msg("%s %.17g sent as %.17g %s reads back as %s", f->name, v, sent,
+				         au->unit, buf);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_all_sensors_parse), cmocka_unit_test(test_native_exact),
+	    cmocka_unit_test(test_altunits_keep_resolution),
 	    cmocka_unit_test(test_senml_exact),       cmocka_unit_test(test_ttn_shape),
 	    cmocka_unit_test(test_chirpstack_shape),  cmocka_unit_test(test_ngsild_shape),
 	    cmocka_unit_test(test_payload_faults),
