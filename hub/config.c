@@ -476,7 +476,8 @@ static const struct key route_keys[] = {
 	{"options", K_OPTIONS, ROUTE(options), NULL, 0, 0, NULL, NULL, 0,
 	 "Adapter options: any mapping, handed to the adapter as a JSON object."},
 	{"kinds", K_OPTIONS, ROUTE(kinds), NULL, 0, 0, NULL, NULL, 0,
-	 "Maps a kind to the fields that go to a record of that kind, e.g. `{device: [battery_v]}`: "
+	 "Maps a kind to the fields that go to a record of that kind, e.g. "
+	 "`{device: [battery_v]}`: "
 	 "one message then yields records of several kinds (docs/payloads.md)."},
 	{"unknown_fields", K_ENUM, ROUTE(unknown_fields), "reject", 0, 0, unknown_names, NULL, 0,
 	 "A field its kind does not define: reject the message, drop the field (counted), or keep "

@@ -18,7 +18,8 @@ struct hub_cfg_route {
 	char *kind;     /* default kind, or NULL */
 	char *template; /* topic template, e.g. city/{kind}/{district}/{sensor_id}, or NULL */
 	json_t *options; /* adapter options as a JSON object (never NULL; owned) */
-	json_t *kinds;  /* kind -> list of fields moved to a record of that kind (never NULL; owned) */
+	json_t
+	    *kinds; /* kind -> list of fields moved to a record of that kind (never NULL; owned) */
 	int unknown_fields;  /* enum hub_unknown_policy: reject | drop | keep */
 	int keep_max_fields; /* keep: most unknown fields kept per record; more are dropped */
 	int line;       /* line of the route in the file, for messages */

@@ -45,7 +45,7 @@ struct hub_pipeline {
 	int deadletter_unrouted;
 	struct series_set series;
 	struct series_set dropped_names; /* (kind, field) names counted by name; the rest _other */
-	struct series_set kept_names;    /* (kind, field) names kept raw; beyond, they are dropped */
+	struct series_set kept_names; /* (kind, field) names kept raw; beyond, they are dropped */
 };
 
 /* Distinct names: bounds the labels of cityhub_dropped_fields_total and the field keys that
@@ -112,14 +112,15 @@ static int parse_template(struct route *r, const char *tmpl, char *err, size_t e
 
 /* Inverts the route's `kinds` (kind -> [field, ...]) into r->field_kinds (field -> kind). */
 static int build_kinds(struct route *r, const json_t *kinds, const struct hub_schemas *schemas,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	const char *kind;
 	json_t *fields;
 	if (!kinds || json_object_size(kinds) == 0)
 		return HUB_OK;
 	r->field_kinds = json_object();
-	json_object_foreach((json_t *)kinds, kind, fields) {
+	json_object_foreach((json_t *)kinds, kind, fields)
+	{
 		if (!hub_schemas_has_kind(schemas, kind)) {
 			snprintf(err, errlen, "kinds.%.64s: no schema for this kind", kind);
 			return HUB_EINVAL;
@@ -132,11 +133,13 @@ static int build_kinds(struct route *r, const json_t *kinds, const struct hub_sc
 			json_t *f = json_array_get(fields, i);
 			const char *name = json_string_value(f);
 			if (!name || !*name) {
-				snprintf(err, errlen, "kinds.%.64s[%zu]: must be a field name", kind, i);
+				snprintf(err, errlen, "kinds.%.64s[%zu]: must be a field name",
+				         kind, i);
 				return HUB_EINVAL;
 			}
 			if (json_object_get(r->field_kinds, name)) {
-				snprintf(err, errlen, "kinds.%.64s: field %.64s is mapped twice", kind, name);
+				snprintf(err, errlen, "kinds.%.64s: field %.64s is mapped twice",
+				         kind, name);
 				return HUB_EINVAL;
 			}
 			json_object_set_new(r->field_kinds, name, json_string(kind));
@@ -146,7 +149,7 @@ static int build_kinds(struct route *r, const json_t *kinds, const struct hub_sc
 }
 
 static int build_route(struct route *r, const struct hub_cfg_route *c,
-		       const struct hub_schemas *schemas, char *err, size_t errlen)
+                       const struct hub_schemas *schemas, char *err, size_t errlen)
 {
 	r->filter = hub_xstrdup(c->filter);
 	r->unknown = (enum hub_unknown_policy)c->unknown_fields;
@@ -188,7 +191,8 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		p->nroutes++;
 		char msg[200] = "";
-		if (build_route(&p->routes[i], &cfg->routes[i], schemas, msg, sizeof(msg)) != HUB_OK) {
+		if (build_route(&p->routes[i], &cfg->routes[i], schemas, msg, sizeof(msg)) !=
+		    HUB_OK) {
 			snprintf(err, errlen, "%s:%d: routes[%zu].%s", cfg->path ? cfg->path : "(defaults)",
 				 cfg->routes[i].line, i, msg);
 			hub_pipeline_free(p);
@@ -468,7 +472,7 @@ static int copy_position(struct hub_recset *rs, size_t src, size_t first, struct
 				continue;
 			if (sib->nfields >= HUB_MAX_FIELDS)
 				return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
-						  HUB_MAX_FIELDS);
+				                  HUB_MAX_FIELDS);
 			sib->fields[sib->nfields++] = *pos;
 		}
 	}
@@ -478,7 +482,7 @@ static int copy_position(struct hub_recset *rs, size_t src, size_t first, struct
 /* Moves the fields of the reading at index src that belong to another kind into records of
  * that kind, appended to rs. */
 static int split_one(const struct route *r, struct hub_recset *rs, size_t src,
-		     struct hub_reject *rej)
+                     struct hub_reject *rej)
 {
 	size_t first = rs->n, w = 0;
 	for (size_t f = 0; f < rs->recs[src].nfields; f++) {
@@ -490,12 +494,12 @@ static int split_one(const struct route *r, struct hub_recset *rs, size_t src,
 		}
 		ptrdiff_t i = sibling(rs, src, first, kind);
 		if (i < 0)
-			return hub_reject(rej, HUB_R_TOO_MANY, "more than %zu records in one message",
-					  rs->max);
+			return hub_reject(rej, HUB_R_TOO_MANY,
+			                  "more than %zu records in one message", rs->max);
 		struct hub_record *sib = &rs->recs[i];
 		if (sib->nfields >= HUB_MAX_FIELDS)
 			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
-					  HUB_MAX_FIELDS);
+			                  HUB_MAX_FIELDS);
 		fld.kind = NULL;
 		sib->fields[sib->nfields++] = fld;
 	}
@@ -531,8 +535,9 @@ static int split_kinds(const struct route *r, struct hub_recset *rs, struct hub_
 static const char *label_name(struct hub_pipeline *p, const char *kind, const char *name)
 {
 	size_t len = strlen(name);
-	if (len == 0 || len > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					   "0123456789_.:-") != len)
+	if (len == 0 || len > 64 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789_.:-") != len)
 		return "_other";
 	return series_admit(&p->dropped_names, kind, name) ? name : "_other";
 }
@@ -553,8 +558,8 @@ static int keep_raw(struct hub_field *f, struct hub_reject *rej)
  * schema to refuse), drop (noted in rs for the monitor) or keep (moved to kept, raw, within the
  * route's budget and MAX_KEPT_NAMES; the rest dropped). */
 static int sort_unknown(struct hub_pipeline *p, const struct route *r, struct hub_recset *rs,
-			struct hub_record *rec, struct hub_field *kept, size_t *nkept,
-			struct hub_reject *rej)
+                        struct hub_record *rec, struct hub_field *kept, size_t *nkept,
+                        struct hub_reject *rej)
 {
 	size_t w = 0;
 	*nkept = 0;
@@ -570,8 +575,8 @@ static int sort_unknown(struct hub_pipeline *p, const struct route *r, struct hu
 		    series_admit(&p->kept_names, rec->kind, f->name)) {
 			for (size_t j = 0; j < *nkept; j++)
 				if (strcmp(kept[j].name, f->name) == 0)
-					return hub_reject(rej, HUB_R_DUPLICATE, "field %.64s given twice",
-							  f->name);
+					return hub_reject(rej, HUB_R_DUPLICATE,
+					                  "field %.64s given twice", f->name);
 			if (keep_raw(f, rej) != HUB_OK)
 				return HUB_EREJECT;
 			kept[(*nkept)++] = *f;
@@ -584,12 +589,13 @@ static int sort_unknown(struct hub_pipeline *p, const struct route *r, struct hu
 }
 
 static int finish_record(struct hub_pipeline *p, const struct route *r, struct hub_recset *out,
-			 struct hub_record *rec, struct hub_reject *rej)
+                         struct hub_record *rec, struct hub_reject *rej)
 {
 	struct hub_field kept[HUB_MAX_FIELDS];
 	size_t nkept = 0;
 	if (!rec->kind)
-		return hub_reject(rej, HUB_R_NO_KIND, "neither payload, topic nor route names a kind");
+		return hub_reject(rej, HUB_R_NO_KIND,
+		                  "neither payload, topic nor route names a kind");
 	int rc = check_limits(p, rec, rej);
 	if (rc == HUB_OK)
 		rc = sort_unknown(p, r, out, rec, kept, &nkept, rej);
@@ -599,7 +605,8 @@ static int finish_record(struct hub_pipeline *p, const struct route *r, struct h
 		rc = hub_schemas_apply(p->schemas, out, rec, rej);
 	for (size_t i = 0; rc == HUB_OK && i < nkept; i++) {
 		if (hub_record_field(rec, kept[i].name))
-			rc = hub_reject(rej, HUB_R_DUPLICATE, "field %.64s given twice", kept[i].name);
+			rc = hub_reject(rej, HUB_R_DUPLICATE, "field %.64s given twice",
+			                kept[i].name);
 		else
 			rec->fields[rec->nfields++] = kept[i];
 	}

@@ -463,13 +463,15 @@ static int check_range(const struct field_def *fd, const struct hub_field *f, st
 	return HUB_OK;
 }
 
-static int check_field(const struct kind_def *k, struct hub_recset *rs, struct hub_record *rec, size_t idx,
-		       struct hub_reject *rej)
+static int check_field(const struct kind_def *k, struct hub_recset *rs, struct hub_record *rec,
+                       size_t idx, struct hub_reject *rej)
 {
 	struct hub_field *f = &rec->fields[idx];
 	const struct field_def *fd = find_field(k, f->name);
 	if (fd)
-		f->name = fd->name == f->name || strcmp(fd->name, f->name) == 0 ? f->name : hub_recset_strdup(rs, fd->name);
+		f->name = fd->name == f->name || strcmp(fd->name, f->name) == 0
+		              ? f->name
+		              : hub_recset_strdup(rs, fd->name);
 	for (size_t j = 0; j < idx; j++)
 		if (strcmp(rec->fields[j].name, f->name) == 0)
 			return hub_reject(rej, HUB_R_DUPLICATE, "field %.64s given twice", f->name);

@@ -52,9 +52,9 @@ struct link_meta {
 	json_int_t f_cnt, f_port, sf;
 };
 
-static const char *const lorawan_option_keys[] = {
-    "kind", "channels", "unmapped", "fields", "payload", "link", "sensor_id", "ports",
-    "device_tags", NULL};
+static const char *const lorawan_option_keys[] = {"kind",        "channels", "unmapped",  "fields",
+                                                  "payload",     "link",     "sensor_id", "ports",
+                                                  "device_tags", NULL};
 /* Device tags taken when the route does not say (every kind allows them, link included). */
 static const char *const default_device_tags[] = {"district", "site", NULL};
 /* Device tag (or attribute) keys read as the position fields lat and lon, never as tags. */
@@ -188,11 +188,12 @@ static int parse_device_tags(const json_t *v, struct hub_lorawan_opts *o, char *
 	}
 	o->device_tags = hub_xcalloc(n ? n : 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
-		const char *k = v ? json_string_value(json_array_get(v, i)) : default_device_tags[i];
+		const char *k =
+		    v ? json_string_value(json_array_get(v, i)) : default_device_tags[i];
 		if (!k || !*k || lookup(lat_keys, k) >= 0 || lookup(lon_keys, k) >= 0) {
-			snprintf(err, errlen,
-			         "options.device_tags[%zu] must be a tag key (positions are fields)",
-			         i);
+			snprintf(
+			    err, errlen,
+			    "options.device_tags[%zu] must be a tag key (positions are fields)", i);
 			return HUB_EINVAL;
 		}
 		o->device_tags[o->ndevice_tags++] = hub_xstrdup(k);
@@ -677,8 +678,9 @@ static int add_link_record(struct hub_recset *rs, size_t reading, const struct l
 	}
 	if (rc == HUB_OK)
 		rc = link_fields(rs, rec, l);
+	/* Radio metadata stays in link, whatever the route's `kinds` says. */
 	for (size_t i = 0; i < rec->nfields; i++)
-		rec->fields[i].kind = "link"; /* radio metadata stays in link, whatever `kinds` says */
+		rec->fields[i].kind = "link";
 	if (rc != HUB_OK)
 		return hub_reject(rej, HUB_R_TOO_MANY, "the link record is full");
 	return HUB_OK;
@@ -739,7 +741,8 @@ static int position_from(const json_t *obj, const char *const *keys, const char 
 		if (hub_record_field(rec, name))
 			return HUB_OK; /* the decoded payload (a GPS) already placed it */
 		if (hub_record_add_double(rs, rec, name, "deg", d) != HUB_OK)
-			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields", HUB_MAX_FIELDS);
+			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
+			                  HUB_MAX_FIELDS);
 		return HUB_OK;
 	}
 	return HUB_OK;
@@ -782,16 +785,20 @@ static int read_locations(const json_t *locs, struct hub_recset *rs, struct hub_
 	if (!json_is_object(locs))
 		return hub_reject(rej, HUB_R_BAD_FORMAT, "locations must be an object");
 	const json_t *loc = json_object_get(locs, "user");
-	json_object_foreach((json_t *)locs, key, v) {
+	json_object_foreach((json_t *)locs, key, v)
+	{
 		if (!loc)
 			loc = v;
 	}
 	if (!loc)
 		return HUB_OK;
-	if (!json_is_object(loc) || (json_object_get(loc, "latitude") &&
-	                             !json_is_number(json_object_get(loc, "latitude"))) ||
-	    (json_object_get(loc, "longitude") && !json_is_number(json_object_get(loc, "longitude"))))
-		return hub_reject(rej, HUB_R_BAD_TYPE, "a location has latitude and longitude numbers");
+	if (!json_is_object(loc) ||
+	    (json_object_get(loc, "latitude") &&
+	     !json_is_number(json_object_get(loc, "latitude"))) ||
+	    (json_object_get(loc, "longitude") &&
+	     !json_is_number(json_object_get(loc, "longitude"))))
+		return hub_reject(rej, HUB_R_BAD_TYPE,
+		                  "a location has latitude and longitude numbers");
 	int rc = position_from(loc, lat, "lat", rs, rec, rej);
 	return rc == HUB_OK ? position_from(loc, lon, "lon", rs, rec, rej) : rc;
 }

@@ -6,8 +6,8 @@
 #include <string.h>
 
 /* Reading-level keys; anything else at that level is a format error, never ignored. */
-static const char *const reading_keys[] = {"sensor_id", "kind", "time", "ts", "tags", "fields",
-					   "location", "readings", NULL};
+static const char *const reading_keys[] = {"sensor_id", "kind",     "time",     "ts", "tags",
+                                           "fields",    "location", "readings", NULL};
 
 static int known_key(const char *key)
 {
@@ -83,9 +83,9 @@ static int read_field(struct hub_recset *rs, struct hub_record *rec, const char 
 		if (json_object_size(v) != 1u + !!u + !!k || (u && !json_is_string(u)) ||
 		    (k && (!json_is_string(k) || json_string_length(k) == 0)))
 			return hub_reject(rej, HUB_R_BAD_FORMAT,
-					  "field %.64s: object form is {\"value\": v, \"unit\": u, "
-					  "\"kind\": k}",
-					  name);
+			                  "field %.64s: object form is {\"value\": v, \"unit\": u, "
+			                  "\"kind\": k}",
+			                  name);
 		unit = json_string_value(u);
 		kind = json_string_value(k);
 		v = json_object_get(v, "value");
@@ -106,7 +106,7 @@ static int read_field(struct hub_recset *rs, struct hub_record *rec, const char 
 
 /* "location": {"lat": .., "lon": ..} becomes the position fields lat and lon (degrees). */
 static int read_location(json_t *loc, struct hub_recset *rs, struct hub_record *rec,
-			 struct hub_reject *rej)
+                         struct hub_reject *rej)
 {
 	json_t *lat = json_object_get(loc, "lat"), *lon = json_object_get(loc, "lon");
 	if (!json_is_object(loc) || json_object_size(loc) != 2 || !json_is_number(lat) ||
@@ -152,7 +152,7 @@ static int read_string(json_t *obj, const char *key, struct hub_recset *rs, cons
 /* Decodes one reading; base (may be NULL) supplies sensor_id, kind, time and tags defaults,
  * base_loc (may be NULL) the batch's location. */
 static int read_reading(json_t *obj, const struct hub_record *base, json_t *base_loc,
-			struct hub_recset *rs, struct hub_reject *rej)
+                        struct hub_recset *rs, struct hub_reject *rej)
 {
 	const char *key;
 	json_t *v;
@@ -200,7 +200,7 @@ static int read_batch(json_t *root, json_t *list, struct hub_recset *rs, struct 
 		rc = hub_reject(rej, HUB_R_EMPTY, "readings is empty");
 	for (size_t i = 0; rc == HUB_OK && i < json_array_size(list); i++)
 		rc = read_reading(json_array_get(list, i), &base, json_object_get(root, "location"),
-				  rs, rej);
+		                  rs, rej);
 	return rc;
 }
 

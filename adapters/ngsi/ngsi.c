@@ -488,7 +488,8 @@ static int set_tags(struct entity *e, struct hub_reject *rej)
 		if (e->has_pos &&
 		    (hub_record_add_double(e->out, r, "lat", "deg", e->lat) != HUB_OK ||
 		     hub_record_add_double(e->out, r, "lon", "deg", e->lon) != HUB_OK))
-			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields", HUB_MAX_FIELDS);
+			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
+			                  HUB_MAX_FIELDS);
 	}
 	return HUB_OK;
 }
@@ -520,7 +521,8 @@ static int read_location(struct entity *e, json_t *loc, struct hub_reject *rej)
 		v = attr_value(loc, &unit); /* an attribute wrapping the geometry */
 	if (json_is_string(v)) {
 		if (geo_point(json_string_value(v), e) != HUB_OK)
-			return hub_reject(rej, HUB_R_BAD_FORMAT, "location: geo:point is \"lat, lon\"");
+			return hub_reject(rej, HUB_R_BAD_FORMAT,
+			                  "location: geo:point is \"lat, lon\"");
 		e->has_pos = 1;
 		return HUB_OK;
 	}
@@ -532,7 +534,8 @@ static int read_location(struct entity *e, json_t *loc, struct hub_reject *rej)
 	c = json_object_get(v, "coordinates");
 	if (!json_is_array(c) || json_array_size(c) < 2 || json_array_size(c) > 3 ||
 	    !json_is_number(json_array_get(c, 0)) || !json_is_number(json_array_get(c, 1)))
-		return hub_reject(rej, HUB_R_BAD_FORMAT, "location: a Point has [lon, lat] numbers");
+		return hub_reject(rej, HUB_R_BAD_FORMAT,
+		                  "location: a Point has [lon, lat] numbers");
 	e->lon = json_number_value(json_array_get(c, 0)); /* GeoJSON: longitude first */
 	e->lat = json_number_value(json_array_get(c, 1));
 	e->has_pos = 1;

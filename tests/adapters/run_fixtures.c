@@ -81,8 +81,8 @@ static int load_route(struct suite *s)
 	s->route.kinds = kinds ? json_incref(kinds) : json_object();
 	const char *unknown = json_string_value(json_object_get(root, "unknown_fields"));
 	s->route.unknown_fields = !unknown || !strcmp(unknown, "reject") ? HUB_UNKNOWN_REJECT
-				  : !strcmp(unknown, "drop")		 ? HUB_UNKNOWN_DROP
-									 : HUB_UNKNOWN_KEEP;
+	                          : !strcmp(unknown, "drop")             ? HUB_UNKNOWN_DROP
+	                                                                 : HUB_UNKNOWN_KEEP;
 	s->route.keep_max_fields = (int)opt_int(root, "keep_max_fields", 8);
 	s->topic = opt_string(root, "topic");
 	s->recv_ns = opt_int(root, "recv_ns", 1764150000000000000LL);
@@ -143,10 +143,10 @@ static void run_case(struct suite *s, const char *name, struct hub_buf *got)
 		/* What unknown_fields: drop left out, as the monitor would count it. */
 		for (size_t i = 0; i < rs.ndropped; i++)
 			hub_buf_printf(got, "# dropped kind=%s field=%s\n", rs.dropped[i].kind,
-				       rs.dropped[i].field);
+			               rs.dropped[i].field);
 		if (rs.dropped_more)
 			hub_buf_printf(got, "# dropped more=%llu\n",
-				       (unsigned long long)rs.dropped_more);
+			               (unsigned long long)rs.dropped_more);
 		trim(got);
 	}
 	hub_recset_fini(&rs);

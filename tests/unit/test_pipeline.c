@@ -184,20 +184,20 @@ static void fields_naming_other_kinds_make_records_up_to_the_limit(void **state)
 {
 	struct fixture *f = *state;
 	assert_string_equal(decode(f, "city/noise/p/s1",
-				   "{\"fields\":{\"laeq_db\":60,"
-				   "\"battery_v\":{\"value\":3.6,\"kind\":\"device\"}}}"),
-			    "ok");
+	                           "{\"fields\":{\"laeq_db\":60,"
+	                           "\"battery_v\":{\"value\":3.6,\"kind\":\"device\"}}}"),
+	                    "ok");
 	assert_int_equal(f->rs.n, 2);
 	assert_string_equal(f->rs.recs[1].kind, "device");
 	assert_string_equal(f->rs.recs[1].sensor_id, "s1");
 	assert_string_equal(hub_record_tag(&f->rs.recs[1], "district"), "p");
 	assert_null(f->rs.recs[1].fields[0].kind);
 	assert_string_equal(decode(f, "city/noise/p/s1",
-				   "{\"fields\":{\"laeq_db\":60,"
-				   "\"battery_v\":{\"value\":3.6,\"kind\":\"device\"},"
-				   "\"pm25\":{\"value\":3,\"kind\":\"air_quality\"},"
-				   "\"rain_mm\":{\"value\":0,\"kind\":\"weather\"}}}"),
-			    HUB_R_TOO_MANY);
+	                           "{\"fields\":{\"laeq_db\":60,"
+	                           "\"battery_v\":{\"value\":3.6,\"kind\":\"device\"},"
+	                           "\"pm25\":{\"value\":3,\"kind\":\"air_quality\"},"
+	                           "\"rain_mm\":{\"value\":0,\"kind\":\"weather\"}}}"),
+	                    HUB_R_TOO_MANY);
 	assert_int_equal(f->rs.n, 0);
 }
 
@@ -239,13 +239,13 @@ static void route_kinds_are_checked_at_start(void **state)
 	static const struct {
 		const char *kinds, *want;
 	} cases[] = {
-		{"{\"radiation\": [\"dose\"]}", "kinds.radiation: no schema"},
-		{"{\"device\": \"battery_v\"}", "kinds.device: must be a list"},
-		{"{\"device\": []}", "kinds.device: must be a list"},
-		{"{\"device\": [\"battery_v\", 3]}", "kinds.device[1]: must be a field name"},
-		{"{\"device\": [\"\"]}", "kinds.device[0]: must be a field name"},
-		{"{\"device\": [\"temperature_c\"], \"weather\": [\"temperature_c\"]}",
-		 "field temperature_c is mapped twice"},
+	    {"{\"radiation\": [\"dose\"]}", "kinds.radiation: no schema"},
+	    {"{\"device\": \"battery_v\"}", "kinds.device: must be a list"},
+	    {"{\"device\": []}", "kinds.device: must be a list"},
+	    {"{\"device\": [\"battery_v\", 3]}", "kinds.device[1]: must be a field name"},
+	    {"{\"device\": [\"\"]}", "kinds.device[0]: must be a field name"},
+	    {"{\"device\": [\"temperature_c\"], \"weather\": [\"temperature_c\"]}",
+	     "field temperature_c is mapped twice"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char err[256] = "";
@@ -254,7 +254,7 @@ static void route_kinds_are_checked_at_start(void **state)
 		assert_null(hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err)));
 		if (!strstr(err, cases[i].want) || !strstr(err, "routes[2].kinds"))
 			fail_msg("kinds %s: got \"%s\", want \"%s\"", cases[i].kinds, err,
-				 cases[i].want);
+			         cases[i].want);
 		json_decref(f->routes[2].kinds);
 		f->routes[2].kinds = NULL;
 	}
@@ -276,7 +276,7 @@ static void dropped_fields_are_noted_with_bounded_names(void **state)
 	f->p = p;
 	for (int i = 0; i < 70; i++) {
 		snprintf(payload, sizeof(payload),
-			 "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,\"x%d\":1}}", i);
+		         "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,\"x%d\":1}}", i);
 		assert_string_equal(decode(f, "plain/a", payload), "ok");
 		assert_int_equal(f->rs.ndropped, 1);
 		assert_string_equal(f->rs.dropped[0].kind, "noise");
@@ -290,15 +290,16 @@ static void dropped_fields_are_noted_with_bounded_names(void **state)
 		assert_int_equal(f->rs.recs[0].nfields, 1);
 	}
 	assert_string_equal(decode(f, "plain/a",
-				   "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,\"x3\":1,"
-				   "\"q\\\"uote\":2}}"),
-			    "ok");
+	                           "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,\"x3\":1,"
+	                           "\"q\\\"uote\":2}}"),
+	                    "ok");
 	assert_string_equal(f->rs.dropped[0].field, "x3"); /* known names keep theirs */
 	assert_string_equal(f->rs.dropped[1].field, "_other");
 	struct hub_buf b = {0};
 	hub_buf_puts(&b, "[");
 	for (int r = 0; r < 2; r++) {
-		hub_buf_printf(&b, "%s{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":1", r ? "," : "");
+		hub_buf_printf(&b, "%s{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":1",
+		               r ? "," : "");
 		for (int i = 0; i < 20; i++)
 			hub_buf_printf(&b, ",\"y%d\":%d", i, i);
 		hub_buf_puts(&b, "}}");
@@ -309,9 +310,10 @@ static void dropped_fields_are_noted_with_bounded_names(void **state)
 	assert_int_equal(f->rs.dropped_more, 40 - HUB_MAX_DROPPED);
 	hub_buf_fini(&b);
 	/* A message rejected later forgets what it dropped. */
-	assert_string_equal(decode(f, "plain/a", "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":1e9,"
-						 "\"zz\":1}}"),
-			    HUB_R_OUT_OF_RANGE);
+	assert_string_equal(decode(f, "plain/a",
+	                           "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":1e9,"
+	                           "\"zz\":1}}"),
+	                    HUB_R_OUT_OF_RANGE);
 	assert_int_equal(f->rs.ndropped, 0);
 }
 
@@ -329,10 +331,11 @@ static void kept_fields_are_raw_and_bounded(void **state)
 	assert_non_null(p);
 	hub_pipeline_free(f->p);
 	f->p = p;
-	assert_string_equal(decode(f, "plain/a",
-				   "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,"
-				   "\"gain\":{\"value\":3,\"unit\":\"dB\"},\"mode\":\"eco\",\"spare\":true}}"),
-			    "ok");
+	assert_string_equal(
+	    decode(f, "plain/a",
+	           "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,"
+	           "\"gain\":{\"value\":3,\"unit\":\"dB\"},\"mode\":\"eco\",\"spare\":true}}"),
+	    "ok");
 	struct hub_record *r = &f->rs.recs[0];
 	assert_int_equal(r->nfields, 3);
 	struct hub_field *g = hub_record_field(r, "gain");
@@ -347,20 +350,20 @@ static void kept_fields_are_raw_and_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(topic_filters),
-		cmocka_unit_test(text_validation),
-		cmocka_unit_test_setup_teardown(template_fills_identity_and_tags, setup, teardown),
-		cmocka_unit_test_setup_teardown(rejects_by_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(series_guard_admits_known_sensors_only_up_to_the_limit,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(fields_naming_other_kinds_make_records_up_to_the_limit,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(unrouted_is_counted_apart_and_dead_lettered_on_request,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(route_kinds_are_checked_at_start, setup, teardown),
-		cmocka_unit_test_setup_teardown(dropped_fields_are_noted_with_bounded_names, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(kept_fields_are_raw_and_bounded, setup, teardown),
+	    cmocka_unit_test(topic_filters),
+	    cmocka_unit_test(text_validation),
+	    cmocka_unit_test_setup_teardown(template_fills_identity_and_tags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rejects_by_reason, setup, teardown),
+	    cmocka_unit_test_setup_teardown(series_guard_admits_known_sensors_only_up_to_the_limit,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(fields_naming_other_kinds_make_records_up_to_the_limit,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(unrouted_is_counted_apart_and_dead_lettered_on_request,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(route_kinds_are_checked_at_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(dropped_fields_are_noted_with_bounded_names, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(kept_fields_are_raw_and_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,8 +55,8 @@ static void builtin_kinds(void **state)
 	const char *const *names;
 	size_t n = hub_schemas_kinds(schemas, &names);
 	assert_true(n >= 8); /* other kinds (aqi, alerts) may join */
-	const char *want[] = {"traffic_flow", "air_quality", "noise", "weather", "water_level",
-			      "water_quality", "link", "device"};
+	const char *want[] = {"traffic_flow", "air_quality",   "noise", "weather",
+	                      "water_level",  "water_quality", "link",  "device"};
 	for (size_t i = 0; i < 8; i++)
 		assert_true(hub_schemas_has_kind(schemas, want[i]));
 	assert_false(hub_schemas_has_kind(schemas, "radiation"));
@@ -251,14 +251,14 @@ static void schema_dir_in_the_source_tree_loads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(builtin_kinds),
-		cmocka_unit_test(converts_units_to_canonical),
-		cmocka_unit_test(device_kind_takes_aliases_and_units),
-		cmocka_unit_test(every_kind_has_a_position),
-		cmocka_unit_test(coerces_types),
-		cmocka_unit_test(rejects),
-		cmocka_unit_test(load_dir_reports_the_bad_file),
-		cmocka_unit_test(schema_dir_in_the_source_tree_loads),
+	    cmocka_unit_test(builtin_kinds),
+	    cmocka_unit_test(converts_units_to_canonical),
+	    cmocka_unit_test(device_kind_takes_aliases_and_units),
+	    cmocka_unit_test(every_kind_has_a_position),
+	    cmocka_unit_test(coerces_types),
+	    cmocka_unit_test(rejects),
+	    cmocka_unit_test(load_dir_reports_the_bad_file),
+	    cmocka_unit_test(schema_dir_in_the_source_tree_loads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

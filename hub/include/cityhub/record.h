@@ -26,7 +26,7 @@ struct hub_field {
 	const char *name;
 	const char *unit; /* unit as sent; NULL once converted to the canonical unit */
 	const char *kind; /* kind the payload names for this field; NULL = the record's (or the
-			   * route's `kinds` map): the pipeline moves it to a record of that kind */
+	                   * route's `kinds` map): the pipeline moves it to a record of that kind */
 	struct hub_value v;
 };
 
