@@ -131,7 +131,9 @@ static int load_field(const char *name, json_t *spec, struct field_def *fd, char
 	return HUB_OK;
 }
 
-/* Position fields every kind has (docs/payloads.md "Positions"): degrees, WGS 84. */
+/* Position fields every kind has (docs/payloads.md "Positions"): degrees, WGS 84. The built-in
+ * files spell them out; a kind whose file leaves them out (a site's own schemas.dir) gets them
+ * here, so every format's position is accepted for every kind. */
 static const struct {
 	const char *name, *unit_alt;
 	double lim;
