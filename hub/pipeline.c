@@ -599,9 +599,10 @@ static int finish_record(struct hub_pipeline *p, const struct route *r, struct h
 	int rc = check_limits(p, rec, rej);
 	if (rc == HUB_OK)
 		rc = sort_unknown(p, r, out, rec, kept, &nkept, rej);
-	if (rc == HUB_OK && rec->nfields == 0 && nkept == 0)
+	/* Kept fields go beside a reading, not instead of one (the schema also checks the tags). */
+	if (rc == HUB_OK && rec->nfields == 0)
 		rc = hub_reject(rej, HUB_R_EMPTY, "no field of kind %.64s is left", rec->kind);
-	if (rc == HUB_OK && rec->nfields > 0)
+	if (rc == HUB_OK)
 		rc = hub_schemas_apply(p->schemas, out, rec, rej);
 	for (size_t i = 0; rc == HUB_OK && i < nkept; i++) {
 		if (hub_record_field(rec, kept[i].name))
