@@ -542,6 +542,7 @@ static const char *const rule_types[] = {"threshold", "bands", "rate", "window",
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 static const char *const stats[] = {"mean", "max", "min", NULL};
 static const char *const notifier_types[] = {"alertmanager", "mqtt", "webhook", NULL};
+static const char *const unknown_names[] = {"reject", "drop", "keep", NULL};
 
 #define KIB INT64_C(1024)
 #define MIB (KIB * 1024)
@@ -589,6 +590,8 @@ static const struct key main_keys[] = {
 	{"mqtt.deadletter_prefix", K_STRING, CFG(mqtt.deadletter_prefix), "cityhub", 1, 0, NULL,
 	 &chk_topic_prefix, 0,
 	 "Rejected messages are republished to `<prefix>/deadletter/<reason>`."},
+	{"mqtt.deadletter_unrouted", K_BOOL, CFG(mqtt.deadletter_unrouted), "false", 0, 0, NULL,
+	 NULL, 0, "Also dead-letter messages whose topic no route matches (always counted)."},
 	{"mqtt.max_inflight", K_INT, CFG(mqtt.max_inflight), "1000", 1, 65535, NULL, NULL, 0,
 	 "Most unacknowledged QoS 1 messages in flight at once."},
 
@@ -660,6 +663,15 @@ static const struct key route_keys[] = {
 	 "`city/{kind}/{district}/{sensor_id}`."},
 	{"options", K_OPTIONS, ROUTE(options), NULL, 0, 0, NULL, NULL, 0,
 	 "Adapter options: any mapping, handed to the adapter as a JSON object."},
+	{"kinds", K_OPTIONS, ROUTE(kinds), NULL, 0, 0, NULL, NULL, 0,
+	 "Maps a kind to the fields that go to a record of that kind, e.g. "
+	 "`{device: [battery_v]}`: "
+	 "one message then yields records of several kinds (docs/payloads.md)."},
+	{"unknown_fields", K_ENUM, ROUTE(unknown_fields), "reject", 0, 0, unknown_names, NULL, 0,
+	 "A field its kind does not define: reject the message, drop the field (counted), or keep "
+	 "it raw."},
+	{"keep_max_fields", K_INT, ROUTE(keep_max_fields), "8", 1, 32, NULL, NULL, 0,
+	 "unknown_fields: keep: most unknown fields kept per record; the rest are dropped."},
 };
 
 static const struct key sink_keys[] = {

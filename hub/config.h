@@ -18,8 +18,14 @@ struct hub_cfg_route {
 	char *kind;     /* default kind, or NULL */
 	char *template; /* topic template, e.g. city/{kind}/{district}/{sensor_id}, or NULL */
 	json_t *options; /* adapter options as a JSON object (never NULL; owned) */
+	json_t
+	    *kinds; /* kind -> list of fields moved to a record of that kind (never NULL; owned) */
+	int unknown_fields;  /* enum hub_unknown_policy: reject | drop | keep */
+	int keep_max_fields; /* keep: most unknown fields kept per record; more are dropped */
 	int line;       /* line of the route in the file, for messages */
 };
+
+enum hub_unknown_policy { HUB_UNKNOWN_REJECT, HUB_UNKNOWN_DROP, HUB_UNKNOWN_KEEP };
 
 struct hub_cfg_sink {
 	char *name;   /* unique; names the journal cursor */
@@ -93,6 +99,7 @@ struct hub_config {
 		int session_expiry_s; /* MQTT 5 */
 		char *share_group;    /* non-empty: subscribe $share/<group>/<filter> */
 		char *deadletter_prefix; /* dead letters go to <prefix>/deadletter/<reason> */
+		int deadletter_unrouted; /* also dead-letter messages no route matches (no_route) */
 		int max_inflight;
 	} mqtt;
 	struct {

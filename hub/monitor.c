@@ -148,12 +148,16 @@ static void on_reject(struct monitor *m, const struct hub_jentry *e, const char 
 		      const struct hub_reject *rej)
 {
 	char labels[96];
+	if (hub_pipeline_unrouted(rej))
+		hub_metric_add(cached(m, "cityhub_unrouted_total",
+				      "Messages whose topic no route matches", ""), 1);
 	snprintf(labels, sizeof(labels), "reason=\"%s\",adapter=\"%s\"", rej->reason, adapter);
-	hub_metric_add(cached(m, "cityhub_rejected_total", "Messages rejected, by reason and adapter",
-			      labels), 1);
+	if (!hub_pipeline_unrouted(rej))
+		hub_metric_add(cached(m, "cityhub_rejected_total",
+				      "Messages rejected, by reason and adapter", labels), 1);
 	hub_debug("msg=\"rejected\" reason=%s adapter=%s detail=%s", rej->reason, adapter,
 		  hub_logq(rej->detail));
-	if (!m->env->ingest)
+	if (!m->env->ingest || !hub_pipeline_deadletter(m->env->pipeline, rej))
 		return;
 	char topic[256];
 	snprintf(topic, sizeof(topic), "%s/deadletter/%s", m->env->cfg->mqtt.deadletter_prefix,
@@ -167,6 +171,22 @@ static void on_reject(struct monitor *m, const struct hub_jentry *e, const char 
 		       1);
 }
 
+/* Fields a route's unknown_fields: drop removed (names already bounded and label-safe). */
+static void count_dropped(struct monitor *m)
+{
+	static const char help[] = "Unknown fields dropped by unknown_fields: drop, by kind and field";
+	char labels[160];
+	for (size_t i = 0; i < m->rs.ndropped; i++) {
+		snprintf(labels, sizeof(labels), "kind=\"%s\",field=\"%s\"", m->rs.dropped[i].kind,
+			 m->rs.dropped[i].field);
+		hub_metric_add(hub_counter("cityhub_dropped_fields_total", help, labels), 1);
+	}
+	if (m->rs.dropped_more)
+		hub_metric_add(hub_counter("cityhub_dropped_fields_total", help,
+					   "kind=\"_other\",field=\"_other\""),
+			       m->rs.dropped_more);
+}
+
 static void count(struct monitor *m, const char *adapter)
 {
 	char labels[96];
@@ -178,6 +198,7 @@ static void count(struct monitor *m, const char *adapter)
 		hub_metric_add(cached(m, "cityhub_records_total", "Canonical records, by kind", labels),
 			       1);
 	}
+	count_dropped(m);
 }
 
 /* ---- derived records: through the journal, so every sink stores them with its cursor ---- */

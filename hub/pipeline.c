@@ -1,6 +1,8 @@
 #include "pipeline.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,10 @@ struct route {
 	size_t nlevels;
 	int tail_wild;    /* template ends in '#' */
 	int has_template; /* without one, any topic the filter matched is fine */
+	json_t *field_kinds; /* field name -> kind, from the route's `kinds` (owned; NULL = none) */
+	enum hub_unknown_policy unknown;
+	size_t keep_max; /* unknown_fields: keep: most kept per record */
+	int derived;     /* the hub's own route: the only one that may carry derived kinds */
 };
 
 struct series_set {
@@ -37,8 +43,16 @@ struct hub_pipeline {
 	size_t max_fields;
 	size_t max_records;
 	size_t max_string;
+	int deadletter_unrouted;
 	struct series_set series;
+	struct series_set dropped_names; /* (kind, field) names counted by name; the rest _other */
+	struct series_set kept_names; /* (kind, field) names kept raw; beyond, they are dropped */
 };
+
+/* Distinct names: bounds the labels of cityhub_dropped_fields_total and the field keys that
+ * unknown_fields: keep may add to the store, whatever the gateways send. */
+#define MAX_DROPPED_NAMES 64
+#define MAX_KEPT_NAMES 256
 
 int hub_topic_matches(const char *filter, const char *topic)
 {
@@ -63,6 +77,21 @@ int hub_topic_matches(const char *filter, const char *topic)
 	}
 }
 
+static void series_init(struct series_set *ss, size_t max)
+{
+	ss->max = max;
+	ss->cap = 1024;
+	ss->n = 0;
+	ss->slots = hub_xcalloc(ss->cap, sizeof(uint64_t));
+	pthread_mutex_init(&ss->lock, NULL);
+}
+
+static void series_fini(struct series_set *ss)
+{
+	free(ss->slots);
+	pthread_mutex_destroy(&ss->lock);
+}
+
 static int parse_template(struct route *r, const char *tmpl, char *err, size_t errlen)
 {
 	char *copy = hub_xstrdup(tmpl), *save = NULL;
@@ -82,10 +111,52 @@ static int parse_template(struct route *r, const char *tmpl, char *err, size_t e
 	return rc;
 }
 
+/* Inverts the route's `kinds` (kind -> [field, ...]) into r->field_kinds (field -> kind). */
+static int build_kinds(struct route *r, const json_t *kinds, const struct hub_schemas *schemas,
+                       char *err, size_t errlen)
+{
+	const char *kind;
+	json_t *fields;
+	if (!kinds || json_object_size(kinds) == 0)
+		return HUB_OK;
+	r->field_kinds = json_object();
+	json_object_foreach((json_t *)kinds, kind, fields)
+	{
+		if (!hub_schemas_has_kind(schemas, kind)) {
+			snprintf(err, errlen, "kinds.%.64s: no schema for this kind", kind);
+			return HUB_EINVAL;
+		}
+		if (!json_is_array(fields) || json_array_size(fields) == 0) {
+			snprintf(err, errlen, "kinds.%.64s: must be a list of field names", kind);
+			return HUB_EINVAL;
+		}
+		for (size_t i = 0; i < json_array_size(fields); i++) {
+			json_t *f = json_array_get(fields, i);
+			const char *name = json_string_value(f);
+			if (!name || !*name) {
+				snprintf(err, errlen, "kinds.%.64s[%zu]: must be a field name",
+				         kind, i);
+				return HUB_EINVAL;
+			}
+			if (json_object_get(r->field_kinds, name)) {
+				snprintf(err, errlen, "kinds.%.64s: field %.64s is mapped twice",
+				         kind, name);
+				return HUB_EINVAL;
+			}
+			json_object_set_new(r->field_kinds, name, json_string(kind));
+		}
+	}
+	return HUB_OK;
+}
+
 static int build_route(struct route *r, const struct hub_cfg_route *c,
-		       const struct hub_schemas *schemas, char *err, size_t errlen)
+                       const struct hub_schemas *schemas, char *err, size_t errlen)
 {
 	r->filter = hub_xstrdup(c->filter);
+	r->unknown = (enum hub_unknown_policy)c->unknown_fields;
+	r->keep_max = c->keep_max_fields > 0 ? (size_t)c->keep_max_fields : 8;
+	if (build_kinds(r, c->kinds, schemas, err, errlen) != HUB_OK)
+		return HUB_EINVAL;
 	r->kind = c->kind ? hub_xstrdup(c->kind) : NULL;
 	r->adapter = hub_adapter_find(c->adapter);
 	if (!r->adapter) {
@@ -114,6 +185,7 @@ static struct hub_pipeline *add_derived_route(struct hub_pipeline *p, char *err,
 	json_t *none = json_object();
 	struct hub_cfg_route derived = {.filter = HUB_DERIVED_PREFIX "#", .adapter = "native",
 					.template = HUB_DERIVED_PREFIX "{kind}", .options = none};
+	p->routes[p->nroutes].derived = 1;
 	int rc = build_route(&p->routes[p->nroutes++], &derived, p->schemas, err, errlen);
 	json_decref(none);
 	if (rc != HUB_OK) {
@@ -132,10 +204,10 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 	p->max_fields = (size_t)cfg->limits.max_fields;
 	p->max_records = (size_t)cfg->limits.max_records;
 	p->max_string = (size_t)cfg->limits.max_string_bytes;
-	p->series.max = (size_t)cfg->limits.max_series;
-	p->series.cap = 1024;
-	p->series.slots = hub_xcalloc(p->series.cap, sizeof(uint64_t));
-	pthread_mutex_init(&p->series.lock, NULL);
+	p->deadletter_unrouted = cfg->mqtt.deadletter_unrouted;
+	series_init(&p->series, (size_t)cfg->limits.max_series);
+	series_init(&p->dropped_names, MAX_DROPPED_NAMES);
+	series_init(&p->kept_names, MAX_KEPT_NAMES);
 	p->routes = hub_xcalloc(cfg->nroutes + 1, sizeof(*p->routes));
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		p->nroutes++;
@@ -163,10 +235,12 @@ void hub_pipeline_free(struct hub_pipeline *p)
 			free(r->levels[l]);
 		free(r->filter);
 		free(r->kind);
+		json_decref(r->field_kinds);
 	}
 	free(p->routes);
-	free(p->series.slots);
-	pthread_mutex_destroy(&p->series.lock);
+	series_fini(&p->series);
+	series_fini(&p->dropped_names);
+	series_fini(&p->kept_names);
 	free(p);
 }
 
@@ -285,8 +359,6 @@ static int fill_from_topic(const struct route *r, const struct topic_vals *tv, s
 		rec->ts_ns = recv_ns;
 		rec->has_ts = 1;
 	}
-	if (!rec->kind)
-		return hub_reject(rej, HUB_R_NO_KIND, "neither payload, topic nor route names a kind");
 	if (!rec->sensor_id || !*rec->sensor_id)
 		return hub_reject(rej, HUB_R_NO_SENSOR, "neither payload nor topic names the sensor");
 	return HUB_OK;
@@ -383,19 +455,214 @@ static int series_admit(struct series_set *ss, const char *kind, const char *sen
 	return ok;
 }
 
-static int finish_record(struct hub_pipeline *p, const struct route *r, const struct topic_vals *tv,
-			 struct hub_recset *out, struct hub_record *rec, int64_t recv_ns,
-			 struct hub_reject *rej)
+/* ---- several kinds from one message ---- */
+
+/* The kind field f goes to: the one the payload named, else the route's map; NULL = its
+ * record's. */
+static const char *field_kind(const struct route *r, const struct hub_field *f)
 {
-	int rc = fill_from_topic(r, tv, out, rec, recv_ns, rej);
+	if (f->kind)
+		return f->kind;
+	return json_string_value(json_object_get(r->field_kinds, f->name));
+}
+
+static int is_position(const char *name)
+{
+	return strcmp(name, "lat") == 0 || strcmp(name, "lon") == 0;
+}
+
+/* Returns the index of the record of kind for the reading at index src, among the siblings
+ * made for it from index first on, adding it (same sensor, time and tags) when new; -1 when the
+ * set is full. */
+static ptrdiff_t sibling(struct hub_recset *rs, size_t src, size_t first, const char *kind)
+{
+	for (size_t i = first; i < rs->n; i++)
+		if (strcmp(rs->recs[i].kind, kind) == 0)
+			return (ptrdiff_t)i;
+	struct hub_record *sib = hub_recset_add(rs);
+	if (!sib)
+		return -1;
+	const struct hub_record *rec = &rs->recs[src]; /* after the add: recs may have moved */
+	sib->kind = hub_recset_strdup(rs, kind);
+	sib->sensor_id = rec->sensor_id;
+	sib->ts_ns = rec->ts_ns;
+	sib->has_ts = rec->has_ts;
+	sib->ntags = rec->ntags;
+	memcpy(sib->tags, rec->tags, rec->ntags * sizeof(rec->tags[0]));
+	return (ptrdiff_t)(rs->n - 1);
+}
+
+/* Copies the reading's position (lat, lon) into every sibling made for it: a map places each
+ * kind's record. */
+static int copy_position(struct hub_recset *rs, size_t src, size_t first, struct hub_reject *rej)
+{
+	for (size_t f = 0; f < rs->recs[src].nfields; f++) {
+		const struct hub_field *pos = &rs->recs[src].fields[f];
+		if (!is_position(pos->name))
+			continue;
+		for (size_t i = first; i < rs->n; i++) {
+			struct hub_record *sib = &rs->recs[i];
+			if (hub_record_field(sib, pos->name))
+				continue;
+			if (sib->nfields >= HUB_MAX_FIELDS)
+				return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
+				                  HUB_MAX_FIELDS);
+			sib->fields[sib->nfields++] = *pos;
+		}
+	}
+	return HUB_OK;
+}
+
+/* Moves the fields of the reading at index src that belong to another kind into records of
+ * that kind, appended to rs. */
+static int split_one(const struct route *r, struct hub_recset *rs, size_t src,
+                     struct hub_reject *rej)
+{
+	size_t first = rs->n, w = 0;
+	for (size_t f = 0; f < rs->recs[src].nfields; f++) {
+		struct hub_field fld = rs->recs[src].fields[f];
+		const char *kind = field_kind(r, &fld), *own = rs->recs[src].kind;
+		if (!kind || (own && strcmp(kind, own) == 0)) {
+			rs->recs[src].fields[w++] = fld;
+			continue;
+		}
+		ptrdiff_t i = sibling(rs, src, first, kind);
+		if (i < 0)
+			return hub_reject(rej, HUB_R_TOO_MANY,
+			                  "more than %zu records in one message", rs->max);
+		struct hub_record *sib = &rs->recs[i];
+		if (sib->nfields >= HUB_MAX_FIELDS)
+			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
+			                  HUB_MAX_FIELDS);
+		fld.kind = NULL;
+		sib->fields[sib->nfields++] = fld;
+	}
+	rs->recs[src].nfields = w;
+	int rc = copy_position(rs, src, first, rej);
+	size_t npos = 0;
+	for (size_t f = 0; f < w; f++)
+		npos += is_position(rs->recs[src].fields[f].name);
+	if (rs->n > first && npos == w)
+		rs->recs[src].nfields = 0; /* only its position is left: the siblings carry it */
+	return rc;
+}
+
+/* Splits every reading by kind, then forgets the readings left with no field. */
+static int split_kinds(const struct route *r, struct hub_recset *rs, struct hub_reject *rej)
+{
+	size_t n = rs->n, w = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = split_one(r, rs, i, rej);
+		if (rc != HUB_OK)
+			return rc;
+	}
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->recs[i].nfields > 0 || i >= n)
+			rs->recs[w++] = rs->recs[i];
+	rs->n = w;
+	return HUB_OK;
+}
+
+/* ---- unknown fields: reject | drop | keep ---- */
+
+/* A name safe as a Prometheus label value and short; else "_other". */
+static const char *label_name(struct hub_pipeline *p, const char *kind, const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > 64 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789_.:-") != len)
+		return "_other";
+	return series_admit(&p->dropped_names, kind, name) ? name : "_other";
+}
+
+static int keep_raw(struct hub_field *f, struct hub_reject *rej)
+{
+	f->unit = NULL;
+	if (f->v.type == HUB_FT_INT) { /* one type per field key, whatever the JSON spelling */
+		f->v.type = HUB_FT_DOUBLE;
+		f->v.u.d = (double)f->v.u.i;
+	}
+	if (f->v.type == HUB_FT_DOUBLE && !isfinite(f->v.u.d))
+		return hub_reject(rej, HUB_R_OUT_OF_RANGE, "field %.64s: not finite", f->name);
+	return HUB_OK;
+}
+
+/* Takes the fields rec's kind does not define out of rec: per the route, reject (left for the
+ * schema to refuse), drop (noted in rs for the monitor) or keep (moved to kept, raw, within the
+ * route's budget and MAX_KEPT_NAMES; the rest dropped). */
+static int sort_unknown(struct hub_pipeline *p, const struct route *r, struct hub_recset *rs,
+                        struct hub_record *rec, struct hub_field *kept, size_t *nkept,
+                        struct hub_reject *rej)
+{
+	size_t w = 0;
+	*nkept = 0;
+	if (r->unknown == HUB_UNKNOWN_REJECT || !hub_schemas_has_kind(p->schemas, rec->kind))
+		return HUB_OK;
+	for (size_t i = 0; i < rec->nfields; i++) {
+		struct hub_field *f = &rec->fields[i];
+		if (hub_schemas_field_known(p->schemas, rec->kind, f->name)) {
+			rec->fields[w++] = *f;
+			continue;
+		}
+		if (r->unknown == HUB_UNKNOWN_KEEP && *nkept < r->keep_max &&
+		    series_admit(&p->kept_names, rec->kind, f->name)) {
+			for (size_t j = 0; j < *nkept; j++)
+				if (strcmp(kept[j].name, f->name) == 0)
+					return hub_reject(rej, HUB_R_DUPLICATE,
+					                  "field %.64s given twice", f->name);
+			if (keep_raw(f, rej) != HUB_OK)
+				return HUB_EREJECT;
+			kept[(*nkept)++] = *f;
+			continue;
+		}
+		hub_recset_note_dropped(rs, rec->kind, label_name(p, rec->kind, f->name));
+	}
+	rec->nfields = w;
+	return HUB_OK;
+}
+
+static int finish_record(struct hub_pipeline *p, const struct route *r, struct hub_recset *out,
+                         struct hub_record *rec, struct hub_reject *rej)
+{
+	struct hub_field kept[HUB_MAX_FIELDS];
+	size_t nkept = 0;
+	if (!rec->kind)
+		return hub_reject(rej, HUB_R_NO_KIND,
+		                  "neither payload, topic nor route names a kind");
+	/* aqi and alerts are the hub's own: a gateway must not be able to forge an alert history. */
+	if (!r->derived && (strcmp(rec->kind, "aqi") == 0 || strcmp(rec->kind, "alerts") == 0))
+		return hub_reject(rej, HUB_R_UNKNOWN_KIND,
+		                  "kind %s is derived by the hub and cannot be published", rec->kind);
+	int rc = check_limits(p, rec, rej);
 	if (rc == HUB_OK)
-		rc = check_limits(p, rec, rej);
+		rc = sort_unknown(p, r, out, rec, kept, &nkept, rej);
+	/* Kept fields go beside a reading, not instead of one (the schema also checks the tags). */
+	if (rc == HUB_OK && rec->nfields == 0)
+		rc = hub_reject(rej, HUB_R_EMPTY, "no field of kind %.64s is left", rec->kind);
 	if (rc == HUB_OK)
 		rc = hub_schemas_apply(p->schemas, out, rec, rej);
+	for (size_t i = 0; rc == HUB_OK && i < nkept; i++) {
+		if (hub_record_field(rec, kept[i].name))
+			rc = hub_reject(rej, HUB_R_DUPLICATE, "field %.64s given twice",
+			                kept[i].name);
+		else
+			rec->fields[rec->nfields++] = kept[i];
+	}
 	if (rc == HUB_OK && !series_admit(&p->series, rec->kind, rec->sensor_id))
 		rc = hub_reject(rej, HUB_R_SERIES_LIMIT, "more than %zu distinct sensors",
 				p->series.max);
 	return rc;
+}
+
+int hub_pipeline_unrouted(const struct hub_reject *rej)
+{
+	return rej->reason && strcmp(rej->reason, HUB_R_NO_ROUTE) == 0;
+}
+
+int hub_pipeline_deadletter(const struct hub_pipeline *p, const struct hub_reject *rej)
+{
+	return !hub_pipeline_unrouted(rej) || p->deadletter_unrouted;
 }
 
 int hub_pipeline_decode(struct hub_pipeline *p, const struct hub_msg *msg, struct hub_recset *out,
@@ -421,7 +688,11 @@ int hub_pipeline_decode(struct hub_pipeline *p, const struct hub_msg *msg, struc
 	if (rc == HUB_OK && out->n == 0)
 		rc = hub_reject(rej, HUB_R_EMPTY, "no readings in the message");
 	for (size_t i = 0; rc == HUB_OK && i < out->n; i++)
-		rc = finish_record(p, r, &tv, out, &out->recs[i], msg->recv_ns, rej);
+		rc = fill_from_topic(r, &tv, out, &out->recs[i], msg->recv_ns, rej);
+	if (rc == HUB_OK)
+		rc = split_kinds(r, out, rej);
+	for (size_t i = 0; rc == HUB_OK && i < out->n; i++)
+		rc = finish_record(p, r, out, &out->recs[i], rej);
 	if (rc != HUB_OK) {
 		if (rc != HUB_EREJECT || !rej->reason)
 			hub_reject(rej, HUB_R_BAD_FORMAT, "adapter failed: %s", hub_strerror(rc));

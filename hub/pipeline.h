@@ -27,9 +27,19 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 void hub_pipeline_free(struct hub_pipeline *p);
 
 /* Decodes msg into out (cleared first). HUB_OK, or HUB_EREJECT with rej filled and out empty.
- * *adapter is set to the name of the adapter used ("none" when no route matched). */
+ * *adapter is set to the name of the adapter used ("none" when no route matched). On HUB_OK,
+ * out->dropped names the unknown fields the route's `unknown_fields: drop` (or its keep budget)
+ * left out, for the monitor to count (cityhub_dropped_fields_total{kind,field}). */
 int hub_pipeline_decode(struct hub_pipeline *p, const struct hub_msg *msg, struct hub_recset *out,
 			struct hub_reject *rej, const char **adapter);
+
+/* Returns 1 when rej (from hub_pipeline_decode) is a message whose topic no route matches
+ * (reason no_route, adapter "none"): the monitor counts it as cityhub_unrouted_total. */
+int hub_pipeline_unrouted(const struct hub_reject *rej);
+
+/* Returns 1 when the monitor should dead-letter rej: every rejection, and an unrouted message
+ * only when mqtt.deadletter_unrouted is set. */
+int hub_pipeline_deadletter(const struct hub_pipeline *p, const struct hub_reject *rej);
 
 /* Returns 1 when topic matches the MQTT filter (with + and # wildcards). */
 int hub_topic_matches(const char *filter, const char *topic);

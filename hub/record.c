@@ -24,6 +24,8 @@ void hub_recset_init(struct hub_recset *rs, size_t max)
 void hub_recset_clear(struct hub_recset *rs)
 {
 	rs->n = 0;
+	rs->ndropped = 0;
+	rs->dropped_more = 0;
 	/* Keep one block so the next message reuses it; free the rest (bounds memory). */
 	struct hub_arena_block *b = rs->blocks;
 	if (!b)
@@ -124,7 +126,18 @@ static struct hub_field *new_field(struct hub_recset *rs, struct hub_record *rec
 	struct hub_field *f = &rec->fields[rec->nfields++];
 	f->name = hub_recset_strdup(rs, name);
 	f->unit = unit ? hub_recset_strdup(rs, unit) : NULL;
+	f->kind = NULL;
 	return f;
+}
+
+void hub_recset_note_dropped(struct hub_recset *rs, const char *kind, const char *name)
+{
+	if (rs->ndropped == HUB_MAX_DROPPED) {
+		rs->dropped_more++;
+		return;
+	}
+	rs->dropped[rs->ndropped].kind = hub_recset_strdup(rs, kind);
+	rs->dropped[rs->ndropped++].field = hub_recset_strdup(rs, name);
 }
 
 int hub_record_add_double(struct hub_recset *rs, struct hub_record *rec, const char *name,

@@ -24,6 +24,8 @@ struct field_def {
 	double min, max;
 	struct unit_conv *units;
 	size_t nunits;
+	char **aliases; /* other names the field is sent under (e.g. SenML "voltage") */
+	size_t naliases;
 };
 
 struct kind_def {
@@ -127,6 +129,10 @@ static int load_field(const char *name, json_t *spec, struct field_def *fd, char
 		snprintf(err, errlen, "field %s: \"units\" maps a unit to [scale, offset]", name);
 		return HUB_EINVAL;
 	}
+	if (load_strings(json_object_get(spec, "aliases"), &fd->aliases, &fd->naliases) != HUB_OK) {
+		snprintf(err, errlen, "field %s: \"aliases\" is an array of strings", name);
+		return HUB_EINVAL;
+	}
 	return HUB_OK;
 }
 
@@ -228,6 +234,40 @@ static int load_kind_fiware(json_t *root, struct kind_def *k, char *err, size_t 
 	return HUB_OK;
 }
 
+/* Position fields every kind has (docs/payloads.md "Positions"): degrees, WGS 84. The built-in
+ * files spell them out; a kind whose file leaves them out (a site's own schemas.dir) gets them
+ * here, so every format's position is accepted for every kind. */
+static const struct {
+	const char *name, *unit_alt;
+	double lim;
+} positions[] = {{"lat", "lat", 90}, {"lon", "lon", 180}};
+
+static void add_positions(struct kind_def *k)
+{
+	for (size_t i = 0; i < sizeof(positions) / sizeof(positions[0]); i++) {
+		int have = 0;
+		for (size_t f = 0; f < k->nfields; f++)
+			have |= strcmp(k->fields[f].name, positions[i].name) == 0;
+		if (have)
+			continue;
+		k->fields = hub_xrealloc(k->fields, (k->nfields + 1) * sizeof(*k->fields));
+		struct field_def *fd = &k->fields[k->nfields++];
+		memset(fd, 0, sizeof(*fd));
+		fd->name = hub_xstrdup(positions[i].name);
+		fd->type = HUB_FT_DOUBLE;
+		fd->has_min = fd->has_max = 1;
+		fd->min = -positions[i].lim;
+		fd->max = positions[i].lim;
+		const char *units[] = {"deg", "DD", positions[i].unit_alt};
+		fd->nunits = 3;
+		fd->units = hub_xcalloc(3, sizeof(*fd->units));
+		for (size_t u = 0; u < 3; u++) {
+			fd->units[u].name = hub_xstrdup(units[u]);
+			fd->units[u].scale = 1;
+		}
+	}
+}
+
 static int load_kind(json_t *root, struct kind_def *k, char *err, size_t errlen)
 {
 	const char *name = json_string_value(json_object_get(root, "kind"));
@@ -255,6 +295,7 @@ static int load_kind(json_t *root, struct kind_def *k, char *err, size_t errlen)
 		    load_field_fiware(k, fd, spec, err, errlen) != HUB_OK)
 			return HUB_EINVAL;
 	}
+	add_positions(k);
 	return load_kind_fiware(root, k, err, errlen);
 }
 
@@ -378,6 +419,7 @@ void hub_schemas_free(struct hub_schemas *s)
 			for (size_t u = 0; u < k->fields[f].nunits; u++)
 				free(k->fields[f].units[u].name);
 			free(k->fields[f].units);
+			free_strings(k->fields[f].aliases, k->fields[f].naliases);
 			free(k->fields[f].name);
 		}
 		free(k->fields);
@@ -412,13 +454,7 @@ size_t hub_schemas_kinds(const struct hub_schemas *s, const char *const **names)
 	return s->n;
 }
 
-static const struct field_def *find_field(const struct kind_def *k, const char *name)
-{
-	for (size_t i = 0; i < k->nfields; i++)
-		if (strcmp(k->fields[i].name, name) == 0)
-			return &k->fields[i];
-	return NULL;
-}
+static const struct field_def *find_field(const struct kind_def *k, const char *name);
 
 const char *hub_schemas_fiware_type(const struct hub_schemas *s, const char *kind)
 {
@@ -445,6 +481,24 @@ int hub_schemas_unit_conv(const struct hub_schemas *s, const char *kind, const c
 	*scale = u->scale;
 	*offset = u->offset;
 	return HUB_OK;
+}
+
+/* The field called name, or else the field that has name as an alias; NULL when none. */
+static const struct field_def *find_field(const struct kind_def *k, const char *name)
+{
+	for (size_t i = 0; i < k->nfields; i++)
+		if (strcmp(k->fields[i].name, name) == 0)
+			return &k->fields[i];
+	for (size_t i = 0; i < k->nfields; i++)
+		if (in_list(k->fields[i].aliases, k->fields[i].naliases, name))
+			return &k->fields[i];
+	return NULL;
+}
+
+int hub_schemas_field_known(const struct hub_schemas *s, const char *kind, const char *name)
+{
+	const struct kind_def *k = kind ? find_kind(s, kind) : NULL;
+	return !k || k->pass_unknown || find_field(k, name) != NULL;
 }
 
 static int check_tags(const struct kind_def *k, const struct hub_record *rec, struct hub_reject *rej)
@@ -568,14 +622,18 @@ static int check_range(const struct field_def *fd, const struct hub_field *f, st
 	return HUB_OK;
 }
 
-static int check_field(const struct kind_def *k, struct hub_record *rec, size_t idx,
-		       struct hub_reject *rej)
+static int check_field(const struct kind_def *k, struct hub_recset *rs, struct hub_record *rec,
+                       size_t idx, struct hub_reject *rej)
 {
 	struct hub_field *f = &rec->fields[idx];
+	const struct field_def *fd = find_field(k, f->name);
+	if (fd)
+		f->name = fd->name == f->name || strcmp(fd->name, f->name) == 0
+		              ? f->name
+		              : hub_recset_strdup(rs, fd->name);
 	for (size_t j = 0; j < idx; j++)
 		if (strcmp(rec->fields[j].name, f->name) == 0)
 			return hub_reject(rej, HUB_R_DUPLICATE, "field %.64s given twice", f->name);
-	const struct field_def *fd = find_field(k, f->name);
 	if (!fd) {
 		if (!k->pass_unknown)
 			return hub_reject(rej, HUB_R_UNKNOWN_FIELD, "kind %s has no field %.64s",
@@ -597,7 +655,7 @@ static int check_field(const struct kind_def *k, struct hub_record *rec, size_t 
 int hub_schemas_apply(const struct hub_schemas *s, struct hub_recset *rs, struct hub_record *rec,
 		      struct hub_reject *rej)
 {
-	(void)rs;
+
 	if (!rec->kind)
 		return hub_reject(rej, HUB_R_NO_KIND, "the reading names no kind");
 	const struct kind_def *k = find_kind(s, rec->kind);
@@ -607,6 +665,6 @@ int hub_schemas_apply(const struct hub_schemas *s, struct hub_recset *rs, struct
 		return hub_reject(rej, HUB_R_EMPTY, "the reading has no fields");
 	int rc = check_tags(k, rec, rej);
 	for (size_t i = 0; rc == HUB_OK && i < rec->nfields; i++)
-		rc = check_field(k, rec, i, rej);
+		rc = check_field(k, rs, rec, i, rej);
 	return rc;
 }

@@ -9,6 +9,7 @@
 static const char *const id_choices[] = {"device_name", "dev_eui", NULL};
 static const char *const sf_path[] = {"txInfo", "modulation", "lora", "spreadingFactor", NULL};
 static const char *const gateway_id_path[] = {"gatewayId", NULL};
+static const char *const tags_path[] = {"deviceInfo", "tags", NULL};
 
 /* The event's time; none = the journal receive time. */
 static int read_time(const json_t *root, const json_t *ev, struct hub_record *rec,
@@ -25,6 +26,7 @@ static const struct hub_lorawan_dialect chirpstack = {
     .ids = {"deviceInfo", "deviceName", "devEui"},
     .up = {"fPort", "fCnt", "object", "data"},
     .radio = {sf_path, "rxInfo", gateway_id_path, NULL},
+    .tags = tags_path,
     .time = read_time,
 };
 

@@ -36,6 +36,8 @@ struct hub_lorawan_opts {
 	enum source source; /* the `payload` option */
 	int link;           /* emit the link record (default 1) */
 	int sensor_choice;  /* index into the dialect's sensor_id choices (0 = default) */
+	char **device_tags; /* device tag keys taken as record tags (the `device_tags` option) */
+	size_t ndevice_tags;
 	/* The `ports` option: 256 entries indexed by FPort, each owned (NULL = port not mapped);
 	 * NULL when the route has no ports map. */
 	struct hub_lorawan_opts **ports;
@@ -50,8 +52,14 @@ struct link_meta {
 	json_int_t f_cnt, f_port, sf;
 };
 
-static const char *const lorawan_option_keys[] = {
-    "kind", "channels", "unmapped", "fields", "payload", "link", "sensor_id", "ports", NULL};
+static const char *const lorawan_option_keys[] = {"kind",        "channels", "unmapped",  "fields",
+                                                  "payload",     "link",     "sensor_id", "ports",
+                                                  "device_tags", NULL};
+/* Device tags taken when the route does not say (every kind allows them, link included). */
+static const char *const default_device_tags[] = {"district", "site", NULL};
+/* Device tag (or attribute) keys read as the position fields lat and lon, never as tags. */
+static const char *const lat_keys[] = {"lat", "latitude", NULL};
+static const char *const lon_keys[] = {"lon", "lng", "longitude", NULL};
 /* What a `ports` entry may set; the rest (link, sensor_id) is the route's. */
 static const char *const port_option_keys[] = {"kind",   "channels", "unmapped",
                                                "fields", "payload",  NULL};
@@ -77,6 +85,9 @@ void hub_lorawan_opts_free(void *opts)
 		free(o->keys[i].unit);
 	}
 	free(o->keys);
+	for (size_t i = 0; i < o->ndevice_tags; i++)
+		free(o->device_tags[i]);
+	free(o->device_tags);
 	hub_lpp_map_free(o->map);
 	free(o->kind);
 	for (size_t i = 0; o->ports && i < 256; i++)
@@ -167,6 +178,29 @@ static int parse_scalars(const json_t *options, const char *const *choices,
 	return HUB_OK;
 }
 
+/* The `device_tags` option: a list of tag keys (default district, site). */
+static int parse_device_tags(const json_t *v, struct hub_lorawan_opts *o, char *err, size_t errlen)
+{
+	size_t n = v ? json_array_size(v) : 2;
+	if (v && (!json_is_array(v) || n > 16)) {
+		snprintf(err, errlen, "options.device_tags must list at most 16 tag keys");
+		return HUB_EINVAL;
+	}
+	o->device_tags = hub_xcalloc(n ? n : 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const char *k =
+		    v ? json_string_value(json_array_get(v, i)) : default_device_tags[i];
+		if (!k || !*k || lookup(lat_keys, k) >= 0 || lookup(lon_keys, k) >= 0) {
+			snprintf(
+			    err, errlen,
+			    "options.device_tags[%zu] must be a tag key (positions are fields)", i);
+			return HUB_EINVAL;
+		}
+		o->device_tags[o->ndevice_tags++] = hub_xstrdup(k);
+	}
+	return HUB_OK;
+}
+
 /* Everything but `ports`. */
 static struct hub_lorawan_opts *build_opts(const json_t *options, const char *const *choices,
                                            char *err, size_t errlen)
@@ -185,6 +219,8 @@ static struct hub_lorawan_opts *build_opts(const json_t *options, const char *co
 		rc = parse_scalars(options, choices, o, err, errlen);
 	if (rc == HUB_OK)
 		rc = parse_fields(json_object_get(options, "fields"), o, err, errlen);
+	if (rc == HUB_OK)
+		rc = parse_device_tags(json_object_get(options, "device_tags"), o, err, errlen);
 	if (rc == HUB_OK && !(o->map = hub_lpp_map_new(options, err, errlen)))
 		rc = HUB_EINVAL;
 	if (rc != HUB_OK) {
@@ -635,8 +671,16 @@ static int add_link_record(struct hub_recset *rs, size_t reading, const struct l
 	rec->ts_ns = rd->ts_ns;
 	rec->has_ts = rd->has_ts;
 	int rc = eui ? hub_record_set_tag(rs, rec, "dev_eui", eui) : HUB_OK;
+	for (size_t i = 0; rc == HUB_OK && default_device_tags[i]; i++) {
+		const char *v = hub_record_tag(&rs->recs[reading], default_device_tags[i]);
+		if (v)
+			rc = hub_record_set_tag(rs, rec, default_device_tags[i], v);
+	}
 	if (rc == HUB_OK)
 		rc = link_fields(rs, rec, l);
+	/* Radio metadata stays in link, whatever the route's `kinds` says. */
+	for (size_t i = 0; i < rec->nfields; i++)
+		rec->fields[i].kind = "link";
 	if (rc != HUB_OK)
 		return hub_reject(rej, HUB_R_TOO_MANY, "the link record is full");
 	return HUB_OK;
@@ -662,6 +706,101 @@ static int add_link(const struct hub_lorawan_dialect *d, const json_t *up, json_
 	if (rc == HUB_OK)
 		rc = add_link_record(rs, reading, &l, rej);
 	return rc;
+}
+
+/* ---- device tags and position ------------------------------------------------------------ */
+
+/* A coordinate given as a JSON number or as text (device tags are strings); bad_type else. */
+static int coordinate(const json_t *v, const char *key, double *out, struct hub_reject *rej)
+{
+	char *end;
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return HUB_OK;
+	}
+	const char *s = json_string_value(v);
+	if (s && *s) {
+		*out = strtod(s, &end);
+		if (*end == '\0' && end != s)
+			return HUB_OK;
+	}
+	return hub_reject(rej, HUB_R_BAD_TYPE, "device position %.64s is not a number", key);
+}
+
+/* Adds field name from the first of keys obj has. */
+static int position_from(const json_t *obj, const char *const *keys, const char *name,
+                         struct hub_recset *rs, struct hub_record *rec, struct hub_reject *rej)
+{
+	for (size_t i = 0; keys[i]; i++) {
+		const json_t *v = json_object_get(obj, keys[i]);
+		double d = 0;
+		if (!v || json_is_null(v))
+			continue;
+		if (coordinate(v, keys[i], &d, rej) != HUB_OK)
+			return HUB_EREJECT;
+		if (hub_record_field(rec, name))
+			return HUB_OK; /* the decoded payload (a GPS) already placed it */
+		if (hub_record_add_double(rs, rec, name, "deg", d) != HUB_OK)
+			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
+			                  HUB_MAX_FIELDS);
+		return HUB_OK;
+	}
+	return HUB_OK;
+}
+
+/* The route's device_tags from the device's tags (ChirpStack deviceInfo.tags, The Things Stack
+ * attributes; an object of strings), and lat/lon keys there as position fields. Only the keys
+ * named are looked up, so a huge map costs nothing. */
+static int read_device_tags(const struct hub_lorawan_opts *o, const json_t *tags,
+                            struct hub_recset *rs, struct hub_record *rec, struct hub_reject *rej)
+{
+	if (!tags || json_is_null(tags))
+		return HUB_OK;
+	if (!json_is_object(tags))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "device tags must be an object");
+	for (size_t i = 0; i < o->ndevice_tags; i++) {
+		const json_t *v = json_object_get(tags, o->device_tags[i]);
+		if (!v || (json_is_string(v) && json_string_length(v) == 0))
+			continue;
+		if (!json_is_string(v))
+			return hub_reject(rej, HUB_R_BAD_TAG, "device tag %.64s must be a string",
+			                  o->device_tags[i]);
+		if (hub_record_set_tag(rs, rec, o->device_tags[i], json_string_value(v)) != HUB_OK)
+			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d tags", HUB_MAX_TAGS);
+	}
+	int rc = position_from(tags, lat_keys, "lat", rs, rec, rej);
+	return rc == HUB_OK ? position_from(tags, lon_keys, "lon", rs, rec, rej) : rc;
+}
+
+/* The device's registered position (The Things Stack `locations`: "user" first, else the
+ * first entry): {latitude, longitude} numbers. */
+static int read_locations(const json_t *locs, struct hub_recset *rs, struct hub_record *rec,
+                          struct hub_reject *rej)
+{
+	static const char *const lat[] = {"latitude", NULL}, *const lon[] = {"longitude", NULL};
+	const char *key;
+	json_t *v;
+	if (!locs || json_is_null(locs))
+		return HUB_OK;
+	if (!json_is_object(locs))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "locations must be an object");
+	const json_t *loc = json_object_get(locs, "user");
+	json_object_foreach((json_t *)locs, key, v)
+	{
+		if (!loc)
+			loc = v;
+	}
+	if (!loc)
+		return HUB_OK;
+	if (!json_is_object(loc) ||
+	    (json_object_get(loc, "latitude") &&
+	     !json_is_number(json_object_get(loc, "latitude"))) ||
+	    (json_object_get(loc, "longitude") &&
+	     !json_is_number(json_object_get(loc, "longitude"))))
+		return hub_reject(rej, HUB_R_BAD_TYPE,
+		                  "a location has latitude and longitude numbers");
+	int rc = position_from(loc, lat, "lat", rs, rec, rej);
+	return rc == HUB_OK ? position_from(loc, lon, "lon", rs, rec, rej) : rc;
 }
 
 /* ---- the uplink --------------------------------------------------------------------------- */
@@ -711,6 +850,10 @@ static int decode_uplink(const struct hub_lorawan_opts *o, const json_t *root,
 	if (rc == HUB_OK)
 		rc = read_reading(po, json_object_get(up, d->up.decoded),
 		                  json_object_get(up, d->up.frame), out, rec, rej);
+	if (rc == HUB_OK)
+		rc = read_device_tags(o, dig(root, d->tags), out, rec, rej);
+	if (rc == HUB_OK && d->locations)
+		rc = read_locations(dig(root, d->locations), out, rec, rej);
 	if (rc == HUB_OK && !rec->has_ts) /* an LPP unixtime channel wins */
 		rc = d->time(root, up, rec, rej);
 	if (rc == HUB_OK && o->link)

@@ -35,6 +35,8 @@ struct hub_lorawan_dialect {
 		const char *const *gateway_id; /* its id: path in one reception, NULL-ended */
 		const char *alt_rssi;          /* a reception's rssi if it has no "rssi", or NULL */
 	} radio;
+	const char *const *tags;      /* the device's tags: path from the root, NULL-ended */
+	const char *const *locations; /* its registered locations: path from the root, or NULL */
 	/* Sets rec's time from the root and the uplink object (the frame gave none); leaving it
 	 * unset means the journal receive time. HUB_EREJECT with rej filled. */
 	int (*time)(const json_t *root, const json_t *up, struct hub_record *rec,
@@ -43,7 +45,8 @@ struct hub_lorawan_dialect {
 
 /* The adapter init of dialect d: builds the route's options into *state (NULL on error, with a
  * message in err): kind, channels, unmapped, fields, payload (auto | decoded | lpp), link (bool),
- * sensor_id (one of d->choices; the first is the default), and ports (FPort 1..223 -> {kind,
+ * sensor_id (one of d->choices; the first is the default), device_tags (tag keys taken from the
+ * device's tags; default district, site), and ports (FPort 1..223 -> {kind,
  * channels, unmapped, fields, payload}; a key a port leaves out is the route's). Free with
  * hub_lorawan_opts_free. */
 int hub_lorawan_init(const struct hub_lorawan_dialect *d, const json_t *options, void **state,

@@ -6,8 +6,8 @@
 #include <string.h>
 
 /* Reading-level keys; anything else at that level is a format error, never ignored. */
-static const char *const reading_keys[] = {"sensor_id", "kind", "time", "ts", "tags", "fields",
-					   "readings", NULL};
+static const char *const reading_keys[] = {"sensor_id", "kind",     "time",     "ts", "tags",
+                                           "fields",    "location", "readings", NULL};
 
 static int known_key(const char *key)
 {
@@ -75,24 +75,48 @@ static int add_value(struct hub_recset *rs, struct hub_record *rec, const char *
 static int read_field(struct hub_recset *rs, struct hub_record *rec, const char *name, json_t *v,
 		      struct hub_reject *rej)
 {
-	const char *unit = NULL;
+	const char *unit = NULL, *kind = NULL;
 	if (json_is_null(v))
 		return HUB_OK; /* documented: null = no reading for this field */
 	if (json_is_object(v)) {
-		json_t *u = json_object_get(v, "unit");
-		if (json_object_size(v) != (u ? 2u : 1u) || (u && !json_is_string(u)))
+		json_t *u = json_object_get(v, "unit"), *k = json_object_get(v, "kind");
+		if (json_object_size(v) != 1u + !!u + !!k || (u && !json_is_string(u)) ||
+		    (k && (!json_is_string(k) || json_string_length(k) == 0)))
 			return hub_reject(rej, HUB_R_BAD_FORMAT,
-					  "field %.64s: object form is {\"value\": v, \"unit\": u}", name);
+			                  "field %.64s: object form is {\"value\": v, \"unit\": u, "
+			                  "\"kind\": k}",
+			                  name);
 		unit = json_string_value(u);
+		kind = json_string_value(k);
 		v = json_object_get(v, "value");
 		if (!v)
 			return hub_reject(rej, HUB_R_BAD_FORMAT, "field %.64s: no value", name);
+		if (json_is_null(v))
+			return HUB_OK;
 	}
 	int rc = add_value(rs, rec, name, v, unit);
+	if (rc == HUB_OK && kind) /* the pipeline moves it to a record of that kind */
+		rec->fields[rec->nfields - 1].kind = hub_recset_strdup(rs, kind);
 	if (rc == HUB_ENOMEM)
 		return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields", HUB_MAX_FIELDS);
 	if (rc != HUB_OK)
 		return hub_reject(rej, HUB_R_BAD_TYPE, "field %.64s: unsupported value", name);
+	return HUB_OK;
+}
+
+/* "location": {"lat": .., "lon": ..} becomes the position fields lat and lon (degrees). */
+static int read_location(json_t *loc, struct hub_recset *rs, struct hub_record *rec,
+                         struct hub_reject *rej)
+{
+	json_t *lat = json_object_get(loc, "lat"), *lon = json_object_get(loc, "lon");
+	if (!json_is_object(loc) || json_object_size(loc) != 2 || !json_is_number(lat) ||
+	    !json_is_number(lon))
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "location is {\"lat\": n, \"lon\": n}");
+	if (hub_record_field(rec, "lat") || hub_record_field(rec, "lon"))
+		return hub_reject(rej, HUB_R_DUPLICATE, "position given in location and fields");
+	if (hub_record_add_double(rs, rec, "lat", "deg", json_number_value(lat)) != HUB_OK ||
+	    hub_record_add_double(rs, rec, "lon", "deg", json_number_value(lon)) != HUB_OK)
+		return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields", HUB_MAX_FIELDS);
 	return HUB_OK;
 }
 
@@ -125,9 +149,10 @@ static int read_string(json_t *obj, const char *key, struct hub_recset *rs, cons
 	return HUB_OK;
 }
 
-/* Decodes one reading; base (may be NULL) supplies sensor_id, kind, time and tags defaults. */
-static int read_reading(json_t *obj, const struct hub_record *base, struct hub_recset *rs,
-			struct hub_reject *rej)
+/* Decodes one reading; base (may be NULL) supplies sensor_id, kind, time and tags defaults,
+ * base_loc (may be NULL) the batch's location. */
+static int read_reading(json_t *obj, const struct hub_record *base, json_t *base_loc,
+                        struct hub_recset *rs, struct hub_reject *rej)
 {
 	const char *key;
 	json_t *v;
@@ -152,6 +177,9 @@ static int read_reading(json_t *obj, const struct hub_record *base, struct hub_r
 		rc = read_tags(json_object_get(obj, "tags"), rs, rec, rej);
 	if (rc == HUB_OK)
 		rc = read_fields(json_object_get(obj, "fields"), rs, rec, rej);
+	json_t *loc = json_object_get(obj, "location");
+	if (rc == HUB_OK && (loc || base_loc))
+		rc = read_location(loc ? loc : base_loc, rs, rec, rej);
 	return rc;
 }
 
@@ -171,7 +199,8 @@ static int read_batch(json_t *root, json_t *list, struct hub_recset *rs, struct 
 	if (rc == HUB_OK && json_array_size(list) == 0)
 		rc = hub_reject(rej, HUB_R_EMPTY, "readings is empty");
 	for (size_t i = 0; rc == HUB_OK && i < json_array_size(list); i++)
-		rc = read_reading(json_array_get(list, i), &base, rs, rej);
+		rc = read_reading(json_array_get(list, i), &base, json_object_get(root, "location"),
+		                  rs, rej);
 	return rc;
 }
 
@@ -191,7 +220,7 @@ static int decode(const struct hub_msg *msg, const void *state, struct hub_recse
 	else if (list)
 		rc = hub_reject(rej, HUB_R_BAD_FORMAT, "readings must be an array");
 	else
-		rc = read_reading(root, NULL, out, rej);
+		rc = read_reading(root, NULL, NULL, out, rej);
 	json_decref(root);
 	return rc;
 }

@@ -280,6 +280,8 @@ struct entity {
 	size_t ntags;
 	int64_t ts;
 	int has_ts;
+	int has_pos; /* location was a Point: lat, lon fields on every record */
+	double lat, lon;
 };
 
 /* Returns the entity's record for (has_ts, ts), adding it when new; NULL when full. */
@@ -442,7 +444,60 @@ static int set_tags(struct entity *e, struct hub_reject *rej)
 			if (hub_record_set_tag(e->out, r, e->tags[t][0], e->tags[t][1]))
 				return hub_reject(rej, HUB_R_TOO_MANY, "more than %d tags",
 				                  HUB_MAX_TAGS);
+		if (e->has_pos &&
+		    (hub_record_add_double(e->out, r, "lat", "deg", e->lat) != HUB_OK ||
+		     hub_record_add_double(e->out, r, "lon", "deg", e->lon) != HUB_OK))
+			return hub_reject(rej, HUB_R_TOO_MANY, "more than %d fields",
+			                  HUB_MAX_FIELDS);
 	}
+	return HUB_OK;
+}
+
+/* v2 geo:point text "lat, lon". */
+static int geo_point(const char *s, struct entity *e)
+{
+	char *end;
+	e->lat = strtod(s, &end);
+	if (end == s || *end != ',')
+		return HUB_EPARSE;
+	s = end + 1;
+	e->lon = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	return end == s || *end ? HUB_EPARSE : HUB_OK;
+}
+
+/* The entity's location (GeoProperty, geo:json, keyValues GeoJSON or v2 geo:point): a Point
+ * gives the position fields; other geometries (a road segment, an area) are not a position. */
+static int read_location(struct entity *e, json_t *loc, struct hub_reject *rej)
+{
+	const char *unit;
+	json_t *v = loc, *c;
+	if (!loc || json_is_null(loc))
+		return HUB_OK;
+	const char *t = json_string_value(json_object_get(loc, "type"));
+	if (t && strcmp(t, "Point") != 0 && json_object_get(loc, "value"))
+		v = attr_value(loc, &unit); /* an attribute wrapping the geometry */
+	if (json_is_string(v)) {
+		if (geo_point(json_string_value(v), e) != HUB_OK)
+			return hub_reject(rej, HUB_R_BAD_FORMAT,
+			                  "location: geo:point is \"lat, lon\"");
+		e->has_pos = 1;
+		return HUB_OK;
+	}
+	t = json_string_value(json_object_get(v, "type"));
+	if (!json_is_object(v) || !t)
+		return hub_reject(rej, HUB_R_BAD_FORMAT, "location must be a GeoJSON geometry");
+	if (strcmp(t, "Point") != 0)
+		return HUB_OK;
+	c = json_object_get(v, "coordinates");
+	if (!json_is_array(c) || json_array_size(c) < 2 || json_array_size(c) > 3 ||
+	    !json_is_number(json_array_get(c, 0)) || !json_is_number(json_array_get(c, 1)))
+		return hub_reject(rej, HUB_R_BAD_FORMAT,
+		                  "location: a Point has [lon, lat] numbers");
+	e->lon = json_number_value(json_array_get(c, 0)); /* GeoJSON: longitude first */
+	e->lat = json_number_value(json_array_get(c, 1));
+	e->has_pos = 1;
 	return HUB_OK;
 }
 
@@ -463,6 +518,8 @@ static int read_entity(const struct ngsi_state *st, json_t *ent, size_t idx, str
 		                  type);
 	e.sensor = sensor_of(out, id);
 	int rc = entity_time(ent, &e.ts, &e.has_ts, rej);
+	if (rc == HUB_OK)
+		rc = read_location(&e, json_object_get(ent, "location"), rej);
 	for (int pass = 1; pass >= 0; pass--) {
 		const char *name;
 		json_t *attr;

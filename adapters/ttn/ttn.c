@@ -9,6 +9,9 @@
 static const char *const id_choices[] = {"device_id", "dev_eui", NULL};
 static const char *const sf_path[] = {"settings", "data_rate", "lora", "spreading_factor", NULL};
 static const char *const gateway_id_path[] = {"gateway_ids", "gateway_id", NULL};
+/* End-device attributes (forwarded in uplinks since The Things Stack 3.34) and locations. */
+static const char *const tags_path[] = {"uplink_message", "attributes", NULL};
+static const char *const locations_path[] = {"uplink_message", "locations", NULL};
 
 /* The earliest gateway reception time, for uplinks without any server time. */
 static int gateway_time(const json_t *rx, struct hub_record *rec, struct hub_reject *rej)
@@ -47,6 +50,8 @@ static const struct hub_lorawan_dialect ttn = {
     .ids = {"end_device_ids", "device_id", "dev_eui"},
     .up = {"f_port", "f_cnt", "decoded_payload", "frm_payload"},
     .radio = {sf_path, "rx_metadata", gateway_id_path, "channel_rssi"},
+    .tags = tags_path,
+    .locations = locations_path,
     .time = read_time,
 };
 

@@ -4,7 +4,9 @@
  *                     "limits": {"max_payload_bytes": N, ...}}   (all but adapter optional)
  *   DIR/<case>.in    the payload, byte for byte
  *   DIR/<case>.topic optional: the topic for this case (one line)
- *   DIR/<case>.lp    expected line protocol, every line, in order
+ *   DIR/<case>.lp    expected line protocol, every line, in order, then one
+ *                    "# dropped kind=K field=F" line per field unknown_fields: drop left out
+ *   (route.json may also give the route's "kinds", "unknown_fields", "keep_max_fields")
  *   DIR/<case>.err   or: the expected reject reason (first line)
  * Each case runs through the whole pipeline (route, adapter, template, limits, schema, line
  * protocol), so a fixture pins exactly what reaches InfluxDB. `--print` shows what a case
@@ -74,8 +76,14 @@ static int load_route(struct suite *s)
 	s->route.adapter = opt_string(root, "adapter");
 	s->route.kind = opt_string(root, "kind");
 	s->route.template = opt_string(root, "template");
-	json_t *opts = json_object_get(root, "options");
+	json_t *opts = json_object_get(root, "options"), *kinds = json_object_get(root, "kinds");
 	s->route.options = opts ? json_incref(opts) : json_object();
+	s->route.kinds = kinds ? json_incref(kinds) : json_object();
+	const char *unknown = json_string_value(json_object_get(root, "unknown_fields"));
+	s->route.unknown_fields = !unknown || !strcmp(unknown, "reject") ? HUB_UNKNOWN_REJECT
+	                          : !strcmp(unknown, "drop")             ? HUB_UNKNOWN_DROP
+	                                                                 : HUB_UNKNOWN_KEEP;
+	s->route.keep_max_fields = (int)opt_int(root, "keep_max_fields", 8);
 	s->topic = opt_string(root, "topic");
 	s->recv_ns = opt_int(root, "recv_ns", 1764150000000000000LL);
 	json_t *lim = json_object_get(root, "limits");
@@ -132,6 +140,13 @@ static void run_case(struct suite *s, const char *name, struct hub_buf *got)
 		for (size_t i = 0; i < rs.n; i++)
 			if (hub_lp_encode(got, &rs.recs[i]) != HUB_OK)
 				hub_buf_printf(got, "!encode-failed record %zu\n", i);
+		/* What unknown_fields: drop left out, as the monitor would count it. */
+		for (size_t i = 0; i < rs.ndropped; i++)
+			hub_buf_printf(got, "# dropped kind=%s field=%s\n", rs.dropped[i].kind,
+			               rs.dropped[i].field);
+		if (rs.dropped_more)
+			hub_buf_printf(got, "# dropped more=%llu\n",
+			               (unsigned long long)rs.dropped_more);
 		trim(got);
 	}
 	hub_recset_fini(&rs);
@@ -224,5 +239,6 @@ int main(int argc, char **argv)
 	free(s.route.template);
 	free(s.topic);
 	json_decref(s.route.options);
+	json_decref(s.route.kinds);
 	return failed || total == 0 ? 1 : 0;
 }

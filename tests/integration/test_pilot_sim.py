@@ -165,21 +165,24 @@ class Expect:
         for ts in times:  # one point per (sensor, time); all pilot times are absolute
             self.add(self.senml_kind[levels[2]], levels[2], {"district": levels[1]}, ts)
 
-    def _lorawan(self, kind, sensor, eui, gateway, ts):
-        self.add(kind, sensor, {"dev_eui": eui.lower()}, ts)
-        self.add("link", sensor, {"dev_eui": eui.lower(), "gateway_id": gateway}, ts)
+    def _lorawan(self, kind, sensor, eui, gateway, ts, device_tags=None):
+        # The device's district and site tags (ChirpStack deviceInfo.tags, TTS attributes)
+        # go on the reading and the link record.
+        tags = {k: v for k, v in (device_tags or {}).items() if k in ("district", "site") and v}
+        self.add(kind, sensor, dict(tags, dev_eui=eui.lower()), ts)
+        self.add("link", sensor, dict(tags, dev_eui=eui.lower(), gateway_id=gateway), ts)
 
     def _ttn(self, levels, doc):
         up, ids = doc["uplink_message"], doc["end_device_ids"]
         gw = strongest_gateway(up["rx_metadata"], lambda r: r["gateway_ids"]["gateway_id"])
         self._lorawan(FPORT_KIND[up["f_port"]], ids["device_id"], ids["dev_eui"], gw,
-                      rfc3339_ns(up["received_at"]))
+                      rfc3339_ns(up["received_at"]), up.get("attributes"))
 
     def _chirpstack(self, levels, doc):
         info = doc["deviceInfo"]
         gw = strongest_gateway(doc["rxInfo"], lambda r: r["gatewayId"])
         self._lorawan(FPORT_KIND[doc["fPort"]], info["deviceName"], info["devEui"], gw,
-                      rfc3339_ns(doc["time"]))
+                      rfc3339_ns(doc["time"]), info.get("tags"))
 
     def _ngsi(self, levels, doc):
         prefix = "urn:ngsi-ld:%s:" % doc["type"]

@@ -1,4 +1,5 @@
-/* Route-option validation of the senml, ngsi and jsonmap adapters: every bad option is refused
+/* Route-option validation of the senml, ngsi and jsonmap adapters (and device_tags of ttn and
+ * chirpstack): every bad option is refused
  * in init with HUB_EINVAL and a message that names it; good options build a state that frees
  * cleanly. (Decoding is covered by the fixtures in tests/adapters/{senml,ngsi,jsonmap}.) */
 #include <setjmp.h>
@@ -93,6 +94,32 @@ static void test_ngsi_options(void **unused)
 	refused("ngsi", "{\"types\": {}}", "options.types: unknown option");
 }
 
+/* device_tags (ttn, chirpstack): a list of tag keys; positions are fields, never tags. */
+static void test_lorawan_device_tags(void **unused)
+{
+	(void)unused;
+	static const char *const names[] = {"ttn", "chirpstack"};
+	for (size_t i = 0; i < 2; i++) {
+		accepted(names[i], "{\"device_tags\": [\"district\", \"station\"]}");
+		accepted(names[i], "{\"device_tags\": []}");
+		accepted(names[i], "{\"ports\": {\"2\": {\"kind\": \"noise\"}}, "
+		                   "\"device_tags\": [\"site\"]}");
+		refused(names[i], "{\"device_tags\": \"district\"}", "options.device_tags must");
+		refused(names[i], "{\"device_tags\": [\"district\", 3]}",
+		        "options.device_tags[1] must be a tag key");
+		refused(names[i], "{\"device_tags\": [\"\"]}", "options.device_tags[0]");
+		refused(names[i], "{\"device_tags\": [\"latitude\"]}",
+		        "options.device_tags[0] must be a tag key (positions are fields)");
+		refused(names[i], "{\"device_tags\": [\"lon\"]}", "options.device_tags[0]");
+		refused(names[i],
+		        "{\"device_tags\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\","
+		        "\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
+		        "options.device_tags must list at most 16");
+		refused(names[i], "{\"ports\": {\"2\": {\"device_tags\": [\"site\"]}}}",
+		        "options.ports.2.device_tags: unknown key");
+	}
+}
+
 static void test_jsonmap_good(void **unused)
 {
 	(void)unused;
@@ -181,6 +208,7 @@ int main(void)
 	    cmocka_unit_test(test_registered),      cmocka_unit_test(test_senml_options),
 	    cmocka_unit_test(test_ngsi_options),    cmocka_unit_test(test_jsonmap_good),
 	    cmocka_unit_test(test_jsonmap_refused), cmocka_unit_test(test_jsonmap_paths),
+	    cmocka_unit_test(test_lorawan_device_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

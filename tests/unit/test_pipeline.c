@@ -1,4 +1,5 @@
-/* Routing, topic templates, limits and the series guard of hub/pipeline.c. */
+/* Routing, topic templates, limits, the series guard, several kinds per message and the
+ * unknown_fields policies of hub/pipeline.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "cityhub/error.h"
 #include "cityhub/schema.h"
 #include "config.h"
@@ -186,15 +188,191 @@ static void series_guard_admits_known_sensors_only_up_to_the_limit(void **state)
 			    HUB_R_SERIES_LIMIT);
 }
 
+/* Several kinds from one reading: each moved field makes a record, bounded by max_records. */
+static void fields_naming_other_kinds_make_records_up_to_the_limit(void **state)
+{
+	struct fixture *f = *state;
+	assert_string_equal(decode(f, "city/noise/p/s1",
+	                           "{\"fields\":{\"laeq_db\":60,"
+	                           "\"battery_v\":{\"value\":3.6,\"kind\":\"device\"}}}"),
+	                    "ok");
+	assert_int_equal(f->rs.n, 2);
+	assert_string_equal(f->rs.recs[1].kind, "device");
+	assert_string_equal(f->rs.recs[1].sensor_id, "s1");
+	assert_string_equal(hub_record_tag(&f->rs.recs[1], "district"), "p");
+	assert_null(f->rs.recs[1].fields[0].kind);
+	assert_string_equal(decode(f, "city/noise/p/s1",
+	                           "{\"fields\":{\"laeq_db\":60,"
+	                           "\"battery_v\":{\"value\":3.6,\"kind\":\"device\"},"
+	                           "\"pm25\":{\"value\":3,\"kind\":\"air_quality\"},"
+	                           "\"rain_mm\":{\"value\":0,\"kind\":\"weather\"}}}"),
+	                    HUB_R_TOO_MANY);
+	assert_int_equal(f->rs.n, 0);
+}
+
+/* A topic no route matches is told apart from other rejections, and dead-lettered only when
+ * mqtt.deadletter_unrouted says so. */
+static void unrouted_is_counted_apart_and_dead_lettered_on_request(void **state)
+{
+	struct fixture *f = *state;
+	struct hub_msg m = {"nowhere/x", 9, (const uint8_t *)"{}", 2, 42};
+	struct hub_reject rej;
+	const char *adapter;
+	assert_int_equal(hub_pipeline_decode(f->p, &m, &f->rs, &rej, &adapter), HUB_EREJECT);
+	assert_string_equal(adapter, "none");
+	assert_true(hub_pipeline_unrouted(&rej));
+	assert_false(hub_pipeline_deadletter(f->p, &rej));
+	m.topic = "city/noise/p/s1";
+	m.topic_len = strlen(m.topic);
+	assert_int_equal(hub_pipeline_decode(f->p, &m, &f->rs, &rej, &adapter), HUB_EREJECT);
+	assert_false(hub_pipeline_unrouted(&rej));
+	assert_true(hub_pipeline_deadletter(f->p, &rej));
+
+	char err[256];
+	f->cfg.mqtt.deadletter_unrouted = 1;
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	assert_non_null(p);
+	m.topic = "nowhere/x";
+	m.topic_len = strlen(m.topic);
+	assert_int_equal(hub_pipeline_decode(p, &m, &f->rs, &rej, &adapter), HUB_EREJECT);
+	assert_true(hub_pipeline_unrouted(&rej));
+	assert_true(hub_pipeline_deadletter(p, &rej));
+	hub_pipeline_free(p);
+}
+
+/* A route's `kinds` is checked when the pipeline is built: known kinds, lists of names, each
+ * field under one kind. */
+static void route_kinds_are_checked_at_start(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *kinds, *want;
+	} cases[] = {
+	    {"{\"radiation\": [\"dose\"]}", "kinds.radiation: no schema"},
+	    {"{\"device\": \"battery_v\"}", "kinds.device: must be a list"},
+	    {"{\"device\": []}", "kinds.device: must be a list"},
+	    {"{\"device\": [\"battery_v\", 3]}", "kinds.device[1]: must be a field name"},
+	    {"{\"device\": [\"\"]}", "kinds.device[0]: must be a field name"},
+	    {"{\"device\": [\"temperature_c\"], \"weather\": [\"temperature_c\"]}",
+	     "field temperature_c is mapped twice"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[256] = "";
+		f->routes[2].kinds = json_loads(cases[i].kinds, 0, NULL);
+		assert_non_null(f->routes[2].kinds);
+		assert_null(hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err)));
+		if (!strstr(err, cases[i].want) || !strstr(err, "routes[2].kinds"))
+			fail_msg("kinds %s: got \"%s\", want \"%s\"", cases[i].kinds, err,
+			         cases[i].want);
+		json_decref(f->routes[2].kinds);
+		f->routes[2].kinds = NULL;
+	}
+}
+
+/* unknown_fields: drop notes each dropped name; past MAX_DROPPED_NAMES distinct names (and for
+ * names unfit for a label) the name is "_other"; past HUB_MAX_DROPPED per message, a count. */
+static void dropped_fields_are_noted_with_bounded_names(void **state)
+{
+	struct fixture *f = *state;
+	char err[256], payload[256];
+	f->routes[2].unknown_fields = HUB_UNKNOWN_DROP;
+	f->cfg.limits.max_series = 1000;
+	f->cfg.limits.max_records = 10;
+	f->cfg.limits.max_fields = 32;
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	assert_non_null(p);
+	hub_pipeline_free(f->p);
+	f->p = p;
+	for (int i = 0; i < 70; i++) {
+		snprintf(payload, sizeof(payload),
+		         "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,\"x%d\":1}}", i);
+		assert_string_equal(decode(f, "plain/a", payload), "ok");
+		assert_int_equal(f->rs.ndropped, 1);
+		assert_string_equal(f->rs.dropped[0].kind, "noise");
+		if (i < 64) {
+			char want[16];
+			snprintf(want, sizeof(want), "x%d", i);
+			assert_string_equal(f->rs.dropped[0].field, want);
+		} else {
+			assert_string_equal(f->rs.dropped[0].field, "_other");
+		}
+		assert_int_equal(f->rs.recs[0].nfields, 1);
+	}
+	assert_string_equal(decode(f, "plain/a",
+	                           "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,\"x3\":1,"
+	                           "\"q\\\"uote\":2}}"),
+	                    "ok");
+	assert_string_equal(f->rs.dropped[0].field, "x3"); /* known names keep theirs */
+	assert_string_equal(f->rs.dropped[1].field, "_other");
+	struct hub_buf b = {0};
+	hub_buf_puts(&b, "[");
+	for (int r = 0; r < 2; r++) {
+		hub_buf_printf(&b, "%s{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":1",
+		               r ? "," : "");
+		for (int i = 0; i < 20; i++)
+			hub_buf_printf(&b, ",\"y%d\":%d", i, i);
+		hub_buf_puts(&b, "}}");
+	}
+	hub_buf_puts(&b, "]");
+	assert_string_equal(decode(f, "plain/a", b.data), "ok");
+	assert_int_equal(f->rs.ndropped, HUB_MAX_DROPPED);
+	assert_int_equal(f->rs.dropped_more, 40 - HUB_MAX_DROPPED);
+	hub_buf_fini(&b);
+	/* A message rejected later forgets what it dropped. */
+	assert_string_equal(decode(f, "plain/a",
+	                           "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":1e9,"
+	                           "\"zz\":1}}"),
+	                    HUB_R_OUT_OF_RANGE);
+	assert_int_equal(f->rs.ndropped, 0);
+}
+
+/* unknown_fields: keep stores the fields raw (numbers as doubles, no unit conversion), at most
+ * keep_max_fields per record; the rest are dropped and noted. */
+static void kept_fields_are_raw_and_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	f->routes[2].unknown_fields = HUB_UNKNOWN_KEEP;
+	f->routes[2].keep_max_fields = 2;
+	f->cfg.limits.max_series = 1000;
+	f->cfg.limits.max_fields = 32;
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	assert_non_null(p);
+	hub_pipeline_free(f->p);
+	f->p = p;
+	assert_string_equal(
+	    decode(f, "plain/a",
+	           "{\"sensor_id\":\"n\",\"fields\":{\"laeq_db\":60,"
+	           "\"gain\":{\"value\":3,\"unit\":\"dB\"},\"mode\":\"eco\",\"spare\":true}}"),
+	    "ok");
+	struct hub_record *r = &f->rs.recs[0];
+	assert_int_equal(r->nfields, 3);
+	struct hub_field *g = hub_record_field(r, "gain");
+	assert_non_null(g);
+	assert_int_equal(g->v.type, HUB_FT_DOUBLE);
+	assert_null(g->unit);
+	assert_non_null(hub_record_field(r, "mode"));
+	assert_int_equal(f->rs.ndropped, 1);
+	assert_string_equal(f->rs.dropped[0].field, "spare");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(topic_filters),
-		cmocka_unit_test(text_validation),
-		cmocka_unit_test_setup_teardown(template_fills_identity_and_tags, setup, teardown),
-		cmocka_unit_test_setup_teardown(rejects_by_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(series_guard_admits_known_sensors_only_up_to_the_limit,
-						setup, teardown),
+	    cmocka_unit_test(topic_filters),
+	    cmocka_unit_test(text_validation),
+	    cmocka_unit_test_setup_teardown(template_fills_identity_and_tags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rejects_by_reason, setup, teardown),
+	    cmocka_unit_test_setup_teardown(series_guard_admits_known_sensors_only_up_to_the_limit,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(fields_naming_other_kinds_make_records_up_to_the_limit,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(unrouted_is_counted_apart_and_dead_lettered_on_request,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(route_kinds_are_checked_at_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(dropped_fields_are_noted_with_bounded_names, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(kept_fields_are_raw_and_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "cityhub/error.h"
 #include "cityhub/schema.h"
@@ -53,13 +54,71 @@ static void builtin_kinds(void **state)
 	(void)state;
 	const char *const *names;
 	size_t n = hub_schemas_kinds(schemas, &names);
-	assert_int_equal(n, 9);
-	const char *want[] = {"traffic_flow", "air_quality", "noise",  "weather", "water_level",
-			      "water_quality", "link",       "aqi",    "alerts"};
-	for (size_t i = 0; i < 9; i++)
+	assert_int_equal(n, 10);
+	const char *want[] = {"traffic_flow", "air_quality", "noise", "weather", "water_level",
+			      "water_quality", "link", "aqi", "alerts", "device"};
+	for (size_t i = 0; i < 10; i++)
 		assert_true(hub_schemas_has_kind(schemas, want[i]));
 	assert_false(hub_schemas_has_kind(schemas, "radiation"));
 	assert_false(hub_schemas_has_kind(schemas, NULL));
+}
+
+/* The RFC 8428 example names (voltage, current) are aliases of the device kind's fields. */
+static void device_kind_takes_aliases_and_units(void **state)
+{
+	(void)state;
+	struct hub_record *r = rec("device");
+	hub_record_add_double(&rs, r, "voltage", "V", 120.1);
+	hub_record_add_double(&rs, r, "current", "A", 1.2);
+	hub_record_add_double(&rs, r, "battery_v", "mV", 3650);
+	hub_record_add_int(&rs, r, "uptime_s", "h", 2);
+	hub_record_add_string(&rs, r, "firmware", "v1.4.2", 6);
+	hub_record_add_double(&rs, r, "rssi_dbm", "dBm", -97);
+	assert_string_equal(apply(r), "ok");
+	assert_string_equal(r->fields[0].name, "supply_v");
+	assert_true(r->fields[0].v.u.d == 120.1);
+	assert_string_equal(r->fields[1].name, "current_a");
+	assert_true(fabs(r->fields[2].v.u.d - 3.65) < 1e-12);
+	assert_int_equal(r->fields[3].v.type, HUB_FT_INT);
+	assert_int_equal(r->fields[3].v.u.i, 7200);
+	assert_string_equal(r->fields[4].v.u.s, "v1.4.2");
+	r = rec("device");
+	hub_record_add_double(&rs, r, "voltage", "V", 1);
+	hub_record_add_double(&rs, r, "supply_v", "V", 2);
+	assert_string_equal(apply(r), "duplicate_field");
+	r = rec("device");
+	hub_record_add_double(&rs, r, "current_a", "mA", -250000);
+	assert_string_equal(apply(r), "out_of_range");
+	r = rec("device");
+	hub_record_add_double(&rs, r, "firmware", NULL, 1.0);
+	assert_string_equal(apply(r), "bad_type");
+	assert_true(hub_schemas_field_known(schemas, "device", "voltage"));
+	assert_false(hub_schemas_field_known(schemas, "device", "level_m"));
+	assert_true(hub_schemas_field_known(schemas, "radiation", "x")); /* apply rejects it */
+}
+
+/* Every kind has the position fields lat and lon, in degrees, range-checked. */
+static void every_kind_has_a_position(void **state)
+{
+	(void)state;
+	const char *const *names;
+	size_t n = hub_schemas_kinds(schemas, &names);
+	for (size_t i = 0; i < n; i++) {
+		struct hub_record *r = rec(names[i]);
+		hub_record_add_double(&rs, r, "lat", "lat", 10.3541);
+		hub_record_add_double(&rs, r, "lon", "deg", 106.3636);
+		assert_string_equal(apply(r), "ok");
+		assert_null(r->fields[0].unit);
+	}
+	struct hub_record *r = rec("water_level");
+	hub_record_add_double(&rs, r, "lat", NULL, 90.5);
+	assert_string_equal(apply(r), "out_of_range");
+	r = rec("water_level");
+	hub_record_add_double(&rs, r, "lon", NULL, -180.01);
+	assert_string_equal(apply(r), "out_of_range");
+	r = rec("noise");
+	hub_record_add_string(&rs, r, "lat", "10.35", 5);
+	assert_string_equal(apply(r), "bad_type");
 }
 
 static void converts_units_to_canonical(void **state)
@@ -326,8 +385,9 @@ static void schema_dir_in_the_source_tree_loads(void **state)
 	snprintf(dir, sizeof(dir), "%s/schemas", root);
 	struct hub_schemas *s = hub_schemas_load_dir(dir, err, sizeof(err));
 	assert_non_null(s);
-	const char *const *names;
-	assert_int_equal(hub_schemas_kinds(s, &names), 9);
+	const char *const *names, *const *builtin;
+	/* the directory holds exactly the kinds built into the binary */
+	assert_int_equal(hub_schemas_kinds(s, &names), hub_schemas_kinds(schemas, &builtin));
 	hub_schemas_free(s);
 }
 
@@ -387,6 +447,8 @@ int main(void)
 		cmocka_unit_test(schema_dir_in_the_source_tree_loads),
 		cmocka_unit_test(fiware_names),
 		cmocka_unit_test(bad_fiware_keys_are_refused),
+		cmocka_unit_test(device_kind_takes_aliases_and_units),
+		cmocka_unit_test(every_kind_has_a_position),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

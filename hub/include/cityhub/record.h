@@ -25,6 +25,8 @@ struct hub_value {
 struct hub_field {
 	const char *name;
 	const char *unit; /* unit as sent; NULL once converted to the canonical unit */
+	const char *kind; /* kind the payload names for this field; NULL = the record's (or the
+	                   * route's `kinds` map): the pipeline moves it to a record of that kind */
 	struct hub_value v;
 };
 
@@ -46,12 +48,23 @@ struct hub_record {
 
 struct hub_arena_block;
 
+/* Unknown fields a route with `unknown_fields: drop` (or over its keep budget) left out of one
+ * message, for the monitor to count by kind and field name (cityhub_dropped_fields_total). */
+#define HUB_MAX_DROPPED 32
+struct hub_dropped {
+	const char *kind;  /* arena string */
+	const char *field; /* arena string; "_other" once the pipeline's name budget is spent */
+};
+
 struct hub_recset {
 	struct hub_record *recs;
 	size_t n;
 	size_t cap;
 	size_t max; /* most records one message may produce (0 = no limit) */
 	struct hub_arena_block *blocks;
+	size_t ndropped;       /* entries used in dropped */
+	uint64_t dropped_more; /* fields dropped beyond HUB_MAX_DROPPED in this message */
+	struct hub_dropped dropped[HUB_MAX_DROPPED];
 };
 
 /* Initialises an empty set; max bounds the records per message (0 = none). */
@@ -90,6 +103,10 @@ int hub_record_add_bool(struct hub_recset *rs, struct hub_record *rec, const cha
 /* As hub_record_add_double, for a string field (len bytes of s copied). */
 int hub_record_add_string(struct hub_recset *rs, struct hub_record *rec, const char *name,
 			  const char *s, size_t len);
+
+/* Notes that field name of kind was dropped from this message (copied; counted in dropped_more
+ * once dropped is full). */
+void hub_recset_note_dropped(struct hub_recset *rs, const char *kind, const char *name);
 
 /* Returns the field called name, or NULL. */
 struct hub_field *hub_record_field(struct hub_record *rec, const char *name);

@@ -28,6 +28,10 @@ int hub_schemas_has_kind(const struct hub_schemas *s, const char *kind);
 int hub_schemas_apply(const struct hub_schemas *s, struct hub_recset *rs, struct hub_record *rec,
 		      struct hub_reject *rej);
 
+/* Returns 1 when kind has a field called name (or aliased so), when the kind passes unknown
+ * fields, or when kind has no schema (hub_schemas_apply then rejects it); 0 otherwise. */
+int hub_schemas_field_known(const struct hub_schemas *s, const char *kind, const char *name);
+
 /* Returns the number of kinds and, through names, their names (borrowed). */
 size_t hub_schemas_kinds(const struct hub_schemas *s, const char *const **names);
 
