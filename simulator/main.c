@@ -152,9 +152,10 @@ static json_t *scenario_summary(const struct sim_scenario *sc, double speed, int
 	sim_pub_counts(pub, &pc);
 	sim_time_format(sc->start_ns, 3, from, sizeof(from));
 	sim_time_format(sc->start_ns + sc->duration_ns, 3, to, sizeof(to));
-	json_t *sum = json_pack("{s:s,s:s,s:I,s:s,s:s,s:f,s:i}", "mode", "scenario", "scenario",
-	                        sc->name ? sc->name : "", "seed", (json_int_t)sc->seed, "start",
-	                        from, "end", to, "speed", speed, "sensors", sc->nsensors);
+	json_t *sum =
+	    json_pack("{s:s,s:s,s:I,s:s,s:s,s:f,s:i}", "mode", "scenario", "scenario",
+	              sc->name ? sc->name : "", "seed", (json_int_t)sc->seed, "start", from, "end",
+	              to, "speed", speed, "sensors", sim_scenario_playing(sc));
 	json_t *counts = sim_stats_json(st);
 	json_object_update(sum, counts);
 	json_decref(counts);
@@ -184,7 +185,7 @@ static int run_scenario_mode(const struct sim_cli *c)
 		return 1;
 	}
 	hub_info("msg=\"scenario start\" scenario=%s sensors=%d speed=%g",
-	         hub_logq(sc->name ? sc->name : "-"), sc->nsensors, speed);
+	         hub_logq(sc->name ? sc->name : "-"), sim_scenario_playing(sc), speed);
 	struct sim_run_opts ro = {speed, 30000, &stop_flag};
 	int rc = sim_run_scenario(sc, &ro, pub, &st);
 	int frc = sim_pub_flush(pub, (c->ack_timeout ? c->ack_timeout : 30) * 1000);

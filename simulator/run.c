@@ -3,6 +3,7 @@
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 #include "encode.h"
+#include "episode.h"
 #include "fault.h"
 #include "hostile.h"
 #include "model.h"
@@ -140,6 +141,7 @@ static int64_t build(struct runner *r, const struct sim_sensor *s, int64_t t)
 	struct sim_reading rd[SIM_MAX_LANES];
 	struct sensor_run *sr = &r->sr[s->index];
 	int n = sim_world_sample(r->world, s, t, rd, SIM_MAX_LANES);
+	sim_episodes_apply(r->sc, s, t, rd, n);
 	r->st->samples++;
 	r->st->readings += (uint64_t)n;
 	sr->f_cnt++;
@@ -246,7 +248,7 @@ static void runner_init(struct runner *r, const struct sim_scenario *sc,
 		/* Spread first reports over one interval, at millisecond offsets. */
 		uint64_t span_ms = (uint64_t)s->interval_s * 1000;
 		uint64_t off = sim_hash_mix(sim_hash_str(s->id) ^ sc->seed) % span_ms;
-		r->sr[i].next_ns = sc->start_ns + (int64_t)off * 1000000;
+		r->sr[i].next_ns = s->quiet ? INT64_MAX : sc->start_ns + (int64_t)off * 1000000;
 	}
 	r->hostile.oversize_bytes = (size_t)sc->oversize_bytes;
 	r->hostile_next = sc->start_ns + sc->hostile_interval_ns / 2;
@@ -270,6 +272,7 @@ int sim_run_scenario(const struct sim_scenario *sc, const struct sim_run_opts *o
 	int64_t t, end = sc->start_ns + sc->duration_ns;
 	int rc = HUB_OK;
 	runner_init(&r, sc, o, pub, st);
+	sim_episodes_log(sc);
 	for (;;) {
 		int i = next_event(&r, &t);
 		if (t >= end)

@@ -288,6 +288,147 @@ static int dec_outages(struct sim_decoder *d, json_t *v, void *field, const char
 	return HUB_OK;
 }
 
+/* ---- field episodes and `only:` (after sensors: they name sensors and fields) ---- */
+
+#define EP(member) OFF(struct sim_field_episode, member)
+
+/* One profile point `[offset, number]` into *p. */
+static int dec_point(struct sim_decoder *d, json_t *v, struct sim_ep_point *p, const char *path)
+{
+	if (!json_is_array(v) || json_array_size(v) != 2)
+		return sim_decode_fail(d, path, "a point is [offset, value]");
+	int rc = sim_decode_duration(d, json_array_get(v, 0), &p->at_ns, path);
+	if (!rc && sim_json_number(json_array_get(v, 1), &p->v))
+		rc = sim_decode_fail(d, path, "a point's value is a number");
+	return rc;
+}
+
+/* `value|add|scale: N` or `[[offset, N], ...]` (offsets from `from`, non-decreasing). */
+static int dec_profile(struct sim_decoder *d, json_t *v, struct sim_field_episode *e,
+                       enum sim_episode_op op, const char *path)
+{
+	size_t i, n = json_is_array(v) ? json_array_size(v) : 1;
+	if (e->points)
+		return sim_decode_fail(d, path, "give one of value, add, scale");
+	if (n == 0 || n > 10000 || (!json_is_array(v) && !json_is_number(v)))
+		return sim_decode_fail(d, path, "expected a number or a list of [offset, value]");
+	e->op = op;
+	e->points = hub_xcalloc(n, sizeof(*e->points));
+	e->npoints = (int)n;
+	if (!json_is_array(v))
+		return sim_json_number(v, &e->points[0].v);
+	for (i = 0; i < n; i++) {
+		char sub[PATHLEN];
+		sim_path_index(sub, sizeof(sub), path, i);
+		int rc = dec_point(d, json_array_get(v, i), &e->points[i], sub);
+		if (rc)
+			return rc;
+		if (i > 0 && e->points[i].at_ns < e->points[i - 1].at_ns)
+			return sim_decode_fail(d, sub, "offsets must not decrease");
+	}
+	return HUB_OK;
+}
+
+static int dec_ep_value(struct sim_decoder *d, json_t *v, void *field, const char *path)
+{
+	return dec_profile(d, v, field, SIM_EP_VALUE, path);
+}
+
+static int dec_ep_add(struct sim_decoder *d, json_t *v, void *field, const char *path)
+{
+	return dec_profile(d, v, field, SIM_EP_ADD, path);
+}
+
+static int dec_ep_scale(struct sim_decoder *d, json_t *v, void *field, const char *path)
+{
+	return dec_profile(d, v, field, SIM_EP_SCALE, path);
+}
+
+/* The custom decoders get the whole episode (offset 0), as they set op and points. */
+static const struct sim_key episode_keys[] = {
+    {"sensor", SIM_K_STR, EP(sensor), 0, 0, NULL, NULL},
+    {"field", SIM_K_STR, EP(field), 0, 0, NULL, NULL},
+    {"from", SIM_K_DURATION, EP(from_ns), 0, 0, NULL, NULL},
+    {"for", SIM_K_DURATION, EP(for_ns), 0, 0, NULL, NULL},
+    {"value", SIM_K_CUSTOM, 0, 0, 0, NULL, dec_ep_value},
+    {"add", SIM_K_CUSTOM, 0, 0, 0, NULL, dec_ep_add},
+    {"scale", SIM_K_CUSTOM, 0, 0, 0, NULL, dec_ep_scale},
+    {"description", SIM_K_IGNORE, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+/* Resolves an episode's sensor and field and checks its window and values. */
+static int episode_finish(struct sim_decoder *d, const struct sim_scenario *sc,
+                          struct sim_field_episode *e, const char *path)
+{
+	const struct sim_sensor *s = e->sensor ? sim_scenario_sensor(sc, e->sensor) : NULL;
+	if (!s)
+		return sim_decode_fail(d, path, "sensor: no sensor \"%s\"",
+		                       e->sensor ? e->sensor : "");
+	e->sensor_index = s->index;
+	e->field_index = e->field ? sim_kind_field(s->kind, e->field) : -1;
+	if (e->field_index < 0)
+		return sim_decode_fail(d, path, "field: not a field of %s", sim_kind_name(s->kind));
+	const struct sim_fielddef *f = &sim_kind_def(s->kind)->fields[e->field_index];
+	if (f->type == SIM_VT_STR)
+		return sim_decode_fail(d, path, "field: %s is a string", e->field);
+	if (!e->points)
+		return sim_decode_fail(d, path, "give one of value, add, scale");
+	if (e->for_ns == 0 && e->npoints > 1)
+		e->for_ns = e->points[e->npoints - 1].at_ns;
+	if (e->for_ns <= 0)
+		return sim_decode_fail(d, path, "`for` must be a positive duration");
+	for (int i = 0; e->op == SIM_EP_VALUE && i < e->npoints; i++)
+		if (e->points[i].v < f->lo || e->points[i].v > f->hi)
+			return sim_decode_fail(d, path, "value %g is outside %s's [%g, %g]",
+			                       e->points[i].v, e->field, f->lo, f->hi);
+	return HUB_OK;
+}
+
+static int dec_episodes(struct sim_decoder *d, json_t *v, void *field, const char *path)
+{
+	struct sim_scenario *sc = (struct sim_scenario *)((char *)field - SC(episodes));
+	char sub[PATHLEN];
+	size_t i;
+	json_t *e;
+	if (!json_is_array(v) || json_array_size(v) > 10000)
+		return sim_decode_fail(d, path, "expected a list of episodes");
+	sc->episodes = hub_xcalloc(json_array_size(v) + 1, sizeof(*sc->episodes));
+	json_array_foreach(v, i, e)
+	{
+		struct sim_field_episode *ep = &sc->episodes[i];
+		sc->nepisodes = (int)i + 1;
+		sim_path_index(sub, sizeof(sub), path, i);
+		int rc = sim_decode_object(d, e, episode_keys, ep, sub);
+		if (!rc)
+			rc = episode_finish(d, sc, ep, sub);
+		if (rc)
+			return rc;
+	}
+	return HUB_OK;
+}
+
+/* `only: [ids]`: the listed sensors publish, every other one stays quiet. */
+static int dec_only(struct sim_decoder *d, json_t *v, void *field, const char *path)
+{
+	struct sim_scenario *sc = (struct sim_scenario *)((char *)field - SC(sensors));
+	size_t i;
+	json_t *e;
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return sim_decode_fail(d, path, "expected a non-empty list of sensor ids");
+	for (int j = 0; j < sc->nsensors; j++)
+		sc->sensors[j].quiet = 1;
+	json_array_foreach(v, i, e)
+	{
+		const struct sim_sensor *s =
+		    json_is_string(e) ? sim_scenario_sensor(sc, json_string_value(e)) : NULL;
+		if (!s)
+			return sim_decode_fail(d, path, "item %zu is not a sensor id", i);
+		sc->sensors[s->index].quiet = 0;
+	}
+	return HUB_OK;
+}
+
 /* `amplitudes_m: {M2: .., S2: .., K1: .., O1: ..}` and `phases_deg:` alike. */
 static int dec_constituents(struct sim_decoder *d, json_t *v, void *field, const char *path)
 {
@@ -403,6 +544,8 @@ static const struct sim_key scenario_keys[] = {
     {"hostile", SIM_K_SUB, SC(hostile_interval_ns), 0, 0, hostile_keys, NULL},
     {"lorawan", SIM_K_SUB, SC(lorawan), 0, 0, lorawan_keys, NULL},
     {"sensors", SIM_K_CUSTOM, SC(sensors), 0, 0, NULL, dec_sensors},
+    {"only", SIM_K_CUSTOM, SC(sensors), 0, 0, NULL, dec_only},
+    {"episodes", SIM_K_CUSTOM, SC(episodes), 0, 0, NULL, dec_episodes},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -554,6 +697,14 @@ int sim_scenario_list(const char *path, FILE *out, char *err, size_t errlen)
 	return HUB_OK;
 }
 
+int sim_scenario_playing(const struct sim_scenario *sc)
+{
+	int n = 0;
+	for (int i = 0; i < sc->nsensors; i++)
+		n += !sc->sensors[i].quiet;
+	return n;
+}
+
 const struct sim_sensor *sim_scenario_sensor(const struct sim_scenario *sc, const char *id)
 {
 	for (int i = 0; i < sc->nsensors; i++)
@@ -588,6 +739,9 @@ void sim_scenario_free(struct sim_scenario *sc)
 		free(sc->outages[i].format);
 	}
 	free(sc->outages);
+	for (int i = 0; i < sc->nepisodes; i++)
+		sim_episode_fini(&sc->episodes[i]);
+	free(sc->episodes);
 	for (int i = 0; i < sc->lorawan.ngateways; i++)
 		free(sc->lorawan.gateways[i]);
 	free(sc->lorawan.chirpstack_app_id);

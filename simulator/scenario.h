@@ -3,6 +3,7 @@
 #ifndef SIM_SCENARIO_H
 #define SIM_SCENARIO_H
 
+#include "episode.h"
 #include "kind.h"
 #include "simtypes.h"
 
@@ -41,6 +42,7 @@ struct sim_sensor {
 	double flow_gain;      /* water_level: m3/s of tidal flow per m/h of level change */
 	double salinity_ppt;   /* water_quality: salinity at mean level */
 	double salinity_gain;  /* water_quality: e-folding per metre of (lagged) level */
+	int quiet;             /* never publishes: the scenario's `only:` list leaves it out */
 };
 
 struct sim_tide {
@@ -99,6 +101,8 @@ struct sim_scenario {
 	} lorawan;
 	struct sim_sensor *sensors;
 	int nsensors;
+	struct sim_field_episode *episodes; /* scripted field changes (episode.h) */
+	int nepisodes;
 };
 
 /* Loads the scenario file at path and applies the overlay `overlay` from its `scenarios:`
@@ -109,6 +113,9 @@ int sim_scenario_load(const char *path, const char *overlay, struct sim_scenario
 
 /* Writes one line per overlay in the file at path ("name<TAB>description"). */
 int sim_scenario_list(const char *path, FILE *out, char *err, size_t errlen);
+
+/* Returns how many sensors publish (those not left out by `only:`). */
+int sim_scenario_playing(const struct sim_scenario *sc);
 
 /* Returns the sensor with this id, or NULL. */
 const struct sim_sensor *sim_scenario_sensor(const struct sim_scenario *sc, const char *id);
