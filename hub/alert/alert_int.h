@@ -7,14 +7,24 @@
 #include "alerts.h"
 
 #define MAX_BANDS 16
-#define MAX_SAMPLES 512 /* per instance of rate/window rules; the oldest go first */
+#define RATE_SAMPLES 72  /* rate: readings kept, at least window/64 apart (the newest exact) */
+#define WINDOW_BUCKETS 48 /* window: the window in this many steps of sum, count, min, max */
 
 enum inst_state { ST_INACTIVE, ST_PENDING, ST_FIRING };
 enum rule_type { R_THRESHOLD, R_BANDS, R_RATE, R_WINDOW, R_STALE };
+enum window_stat { STAT_MEAN, STAT_MAX, STAT_MIN };
 
 struct sample {
 	int64_t ts;
 	double v;
+};
+
+/* One step of a window rule: every reading whose ts / step == idx. */
+struct bucket {
+	int64_t idx;
+	double sum;
+	float min, max;
+	uint32_t n;
 };
 
 /* One (rule, sensor): owned by its rule's table. */
@@ -33,8 +43,9 @@ struct inst {
 	int64_t last_recv; /* stale: receive clock */
 	double interval_ns; /* stale: learned usual interval */
 	int gaps;
-	struct sample *s; /* rate/window: ring of samples */
-	uint32_t head, n;
+	struct sample *s; /* rate: ring of readings */
+	struct bucket *b; /* window: ring of steps */
+	uint32_t head, n; /* of whichever ring the rule uses */
 };
 
 struct band {
@@ -46,6 +57,7 @@ struct band {
 struct rule {
 	const struct hub_cfg_rule *cfg;
 	enum rule_type type;
+	enum window_stat stat;
 	struct band bands[MAX_BANDS];
 	size_t nbands;
 	int h1, h2; /* local hours; h1 < 0 = always */

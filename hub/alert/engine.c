@@ -69,6 +69,7 @@ static void free_rule(struct rule *r)
 		if (!r->slots[i])
 			continue;
 		free(r->slots[i]->s);
+		free(r->slots[i]->b);
 		free(r->slots[i]->sensor);
 		free(r->slots[i]);
 	}

@@ -62,65 +62,87 @@ static int band_of(const struct rule *r, const struct inst *in, double v)
 	return v < r->bands[cur - 1].above - r->cfg->clear_margin ? raw : cur;
 }
 
-static void push_sample(struct inst *in, int64_t ts, double v)
+/* Ring positions: a ring of cap entries starting at in->head. */
+static uint32_t at(const struct inst *in, uint32_t i, uint32_t cap)
+{
+	return (in->head + i) % cap;
+}
+
+static void drop_oldest(struct inst *in, uint32_t cap)
+{
+	in->head = (in->head + 1) % cap;
+	in->n--;
+}
+
+/* rate keeps readings at least window/64 apart: a closer one replaces the newest, so the
+ * newest is always exact and the oldest within window/64 of the window's start. */
+static void push_reading(struct inst *in, int64_t window_ns, int64_t ts, double v)
 {
 	if (!in->s)
-		in->s = hub_xcalloc(MAX_SAMPLES, sizeof(*in->s));
-	uint32_t at = (in->head + in->n) % MAX_SAMPLES;
-	in->s[at] = (struct sample){ts, v};
-	if (in->n < MAX_SAMPLES)
-		in->n++;
-	else
-		in->head = (in->head + 1) % MAX_SAMPLES;
-}
-
-/* Drops samples before from (inclusive = keep ts == from). */
-static void trim(struct inst *in, int64_t from, int inclusive)
-{
-	while (in->n > 0) {
-		int64_t t = in->s[in->head].ts;
-		if (t > from || (inclusive && t == from))
-			break;
-		in->head = (in->head + 1) % MAX_SAMPLES;
-		in->n--;
+		in->s = hub_xcalloc(RATE_SAMPLES, sizeof(*in->s));
+	if (in->n >= 2 && ts - in->s[at(in, in->n - 2, RATE_SAMPLES)].ts < window_ns / 64) {
+		in->s[at(in, in->n - 1, RATE_SAMPLES)] = (struct sample){ts, v};
+		return;
 	}
+	if (in->n == RATE_SAMPLES)
+		drop_oldest(in, RATE_SAMPLES);
+	in->s[at(in, in->n++, RATE_SAMPLES)] = (struct sample){ts, v};
 }
 
-static const struct sample *nth(const struct inst *in, uint32_t i)
-{
-	return &in->s[(in->head + i) % MAX_SAMPLES];
-}
-
-/* Change per hour between the window's first and last readings. */
+/* Change per hour between the first and last readings from ts - window (inclusive) to ts. */
 static int rate_of(const struct rule *r, struct inst *in, int64_t ts, double v, double *out)
 {
-	push_sample(in, ts, v);
-	trim(in, ts - r->cfg->window_ms * 1000000, 1);
+	int64_t window = r->cfg->window_ms * 1000000;
+	push_reading(in, window, ts, v);
+	while (in->n > 0 && in->s[in->head].ts < ts - window)
+		drop_oldest(in, RATE_SAMPLES);
 	if (in->n < (uint32_t)r->cfg->min_samples || in->n < 2)
 		return -1;
-	const struct sample *first = nth(in, 0), *last = nth(in, in->n - 1);
+	const struct sample *first = &in->s[in->head], *last = &in->s[at(in, in->n - 1, RATE_SAMPLES)];
 	if (last->ts == first->ts)
 		return -1;
 	*out = (last->v - first->v) / ((double)(last->ts - first->ts) / 3.6e12);
 	return 0;
 }
 
-/* mean, max or min of the readings in (ts - window, ts]. */
+static void push_bucket(struct inst *in, int64_t idx, double v)
+{
+	if (!in->b)
+		in->b = hub_xcalloc(WINDOW_BUCKETS + 1, sizeof(*in->b));
+	struct bucket *last = in->n ? &in->b[at(in, in->n - 1, WINDOW_BUCKETS + 1)] : NULL;
+	if (!last || last->idx != idx) {
+		if (in->n == WINDOW_BUCKETS + 1)
+			drop_oldest(in, WINDOW_BUCKETS + 1);
+		last = &in->b[at(in, in->n++, WINDOW_BUCKETS + 1)];
+		*last = (struct bucket){idx, 0, (float)v, (float)v, 0};
+	}
+	last->sum += v;
+	last->min = fminf(last->min, (float)v);
+	last->max = fmaxf(last->max, (float)v);
+	last->n++;
+}
+
+/* mean, max or min of the readings in the window ending at ts, in steps of window/48: a step
+ * counts while any of it lies after ts - window. */
 static int window_of(const struct rule *r, struct inst *in, int64_t ts, double v, double *out)
 {
-	push_sample(in, ts, v);
-	trim(in, ts - r->cfg->window_ms * 1000000, 0);
-	if (in->n < (uint32_t)r->cfg->min_samples)
-		return -1;
-	double acc = r->cfg->stat[1] == 'e' ? 0 : nth(in, 0)->v;
+	int64_t window = r->cfg->window_ms * 1000000;
+	int64_t step = window / WINDOW_BUCKETS > 0 ? window / WINDOW_BUCKETS : 1;
+	push_bucket(in, ts / step, v);
+	while (in->n > 0 && (in->b[in->head].idx + 1) * step <= ts - window)
+		drop_oldest(in, WINDOW_BUCKETS + 1);
+	double sum = 0, lo = INFINITY, hi = -INFINITY;
+	uint64_t n = 0;
 	for (uint32_t i = 0; i < in->n; i++) {
-		double x = nth(in, i)->v;
-		if (r->cfg->stat[1] == 'e')
-			acc += x;
-		else if (r->cfg->stat[1] == 'a' ? x > acc : x < acc)
-			acc = x;
+		const struct bucket *b = &in->b[at(in, i, WINDOW_BUCKETS + 1)];
+		sum += b->sum;
+		n += b->n;
+		lo = fmin(lo, b->min);
+		hi = fmax(hi, b->max);
 	}
-	*out = r->cfg->stat[1] == 'e' ? acc / in->n : acc;
+	if (n < (uint64_t)r->cfg->min_samples)
+		return -1;
+	*out = r->stat == STAT_MEAN ? sum / (double)n : r->stat == STAT_MAX ? hi : lo;
 	return 0;
 }
 
@@ -175,6 +197,9 @@ int hub_rule_init(struct rule *r, const struct hub_cfg_rule *cfg, char *err, siz
 		snprintf(err, errlen, "hours: expected H1-H2");
 		return HUB_EINVAL;
 	}
+	r->stat = strcmp(cfg->stat, "max") == 0 ? STAT_MAX
+		  : strcmp(cfg->stat, "min") == 0 ? STAT_MIN
+						  : STAT_MEAN;
 	if (r->type == R_BANDS)
 		return init_bands(r, err, errlen);
 	return HUB_OK;

@@ -10,6 +10,23 @@
 
 #define STATE_VERSION 1
 
+static json_t *save_rings(const struct inst *in)
+{
+	json_t *arr = json_array();
+	for (uint32_t i = 0; i < in->n; i++) {
+		if (in->s) {
+			const struct sample *x = &in->s[(in->head + i) % RATE_SAMPLES];
+			json_array_append_new(arr, json_pack("[I, f]", (json_int_t)x->ts, x->v));
+		} else {
+			const struct bucket *b = &in->b[(in->head + i) % (WINDOW_BUCKETS + 1)];
+			json_array_append_new(arr, json_pack("[I, f, f, f, I]", (json_int_t)b->idx, b->sum,
+							     (double)b->min, (double)b->max,
+							     (json_int_t)b->n));
+		}
+	}
+	return arr;
+}
+
 static json_t *save_inst(const struct inst *in)
 {
 	json_t *o = json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:i, s:s, s:s}",
@@ -18,14 +35,8 @@ static json_t *save_inst(const struct inst *in)
 			      (json_int_t)in->clear_since, "lt", (json_int_t)in->last_ts, "v",
 			      in->value, "lr", (json_int_t)in->last_recv, "iv", in->interval_ns,
 			      "g", in->gaps, "d", in->district, "k", in->kind);
-	if (in->n) {
-		json_t *s = json_array();
-		for (uint32_t i = 0; i < in->n; i++) {
-			const struct sample *x = &in->s[(in->head + i) % MAX_SAMPLES];
-			json_array_append_new(s, json_pack("[I, f]", (json_int_t)x->ts, x->v));
-		}
-		json_object_set_new(o, "s", s);
-	}
+	if (in->n)
+		json_object_set_new(o, in->s ? "s" : "b", save_rings(in));
 	return o;
 }
 
@@ -44,21 +55,31 @@ json_t *hub_alerts_save(const struct hub_alerts *a)
 			 "rules", rules);
 }
 
-static int load_samples(struct inst *in, const json_t *arr)
+/* Readings of a rate rule ("s") or steps of a window rule ("b"), oldest first. */
+static int load_rings(struct inst *in, const struct rule *r, const json_t *s, const json_t *b)
 {
 	size_t i;
 	json_t *x;
+	const json_t *arr = r->type == R_RATE ? s : r->type == R_WINDOW ? b : NULL;
+	size_t cap = r->type == R_RATE ? RATE_SAMPLES : WINDOW_BUCKETS + 1;
 	if (!arr)
 		return HUB_OK;
-	if (!json_is_array(arr) || json_array_size(arr) > MAX_SAMPLES)
+	if (!json_is_array(arr) || json_array_size(arr) > cap)
 		return HUB_EINVAL;
-	in->s = hub_xcalloc(MAX_SAMPLES, sizeof(*in->s));
+	if (r->type == R_RATE)
+		in->s = hub_xcalloc(cap, sizeof(*in->s));
+	else
+		in->b = hub_xcalloc(cap, sizeof(*in->b));
 	json_array_foreach(arr, i, x) {
-		json_int_t ts;
-		double v;
-		if (json_unpack((json_t *)x, "[I, F]", &ts, &v) != 0)
+		json_int_t t, n;
+		double v, lo, hi;
+		if (r->type == R_RATE && json_unpack((json_t *)x, "[I, F]", &t, &v) == 0)
+			in->s[i] = (struct sample){(int64_t)t, v};
+		else if (r->type == R_WINDOW &&
+			 json_unpack((json_t *)x, "[I, F, F, F, I]", &t, &v, &lo, &hi, &n) == 0 && n > 0)
+			in->b[i] = (struct bucket){(int64_t)t, v, (float)lo, (float)hi, (uint32_t)n};
+		else
 			return HUB_EINVAL;
-		in->s[i] = (struct sample){(int64_t)ts, v};
 		in->n++;
 	}
 	return HUB_OK;
@@ -69,11 +90,11 @@ static int load_inst(struct inst *in, const struct rule *r, const json_t *o)
 	json_int_t ps, sa, cs, lt, lr;
 	int st, lv, pl;
 	const char *d, *k;
-	json_t *s = NULL;
+	json_t *s = NULL, *b = NULL;
 	if (json_unpack((json_t *)o, "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:F, s:I, s:F, s:i, s:s, "
-				     "s:s, s?o}", "st", &st, "lv", &lv, "pl", &pl, "ps", &ps, "sa",
+				     "s:s, s?o, s?o}", "st", &st, "lv", &lv, "pl", &pl, "ps", &ps, "sa",
 			&sa, "cs", &cs, "lt", &lt, "v", &in->value, "lr", &lr, "iv",
-			&in->interval_ns, "g", &in->gaps, "d", &d, "k", &k, "s", &s) != 0)
+			&in->interval_ns, "g", &in->gaps, "d", &d, "k", &k, "s", &s, "b", &b) != 0)
 		return HUB_EINVAL;
 	int maxlv = r->type == R_BANDS ? (int)r->nbands : 1;
 	if (st < ST_INACTIVE || st > ST_FIRING || lv < 0 || lv > maxlv || pl < 0 || pl > maxlv)
@@ -88,7 +109,7 @@ static int load_inst(struct inst *in, const struct rule *r, const json_t *o)
 	in->last_recv = lr;
 	snprintf(in->district, sizeof(in->district), "%s", d);
 	snprintf(in->kind, sizeof(in->kind), "%s", k);
-	return load_samples(in, s);
+	return load_rings(in, r, s, b);
 }
 
 static struct rule *rule_named(struct hub_alerts *a, const char *name)
