@@ -187,12 +187,14 @@ static void count_dropped(struct monitor *m)
 			       m->rs.dropped_more);
 }
 
-static void count(struct monitor *m, const char *adapter)
+/* Counts a valid message; the hub's own derived entries count as records, not messages. */
+static void count(struct monitor *m, const struct hub_jentry *e, const char *adapter)
 {
 	char labels[96];
 	snprintf(labels, sizeof(labels), "adapter=\"%s\"", adapter);
-	hub_metric_add(cached(m, "cityhub_messages_accepted_total", "Messages decoded and valid",
-			      labels), 1);
+	if (strncmp(e->topic, HUB_DERIVED_PREFIX, strlen(HUB_DERIVED_PREFIX)) != 0)
+		hub_metric_add(cached(m, "cityhub_messages_accepted_total",
+				      "Messages decoded and valid", labels), 1);
 	for (size_t i = 0; i < m->rs.n; i++) {
 		snprintf(labels, sizeof(labels), "kind=\"%s\"", m->rs.recs[i].kind);
 		hub_metric_add(cached(m, "cityhub_records_total", "Canonical records, by kind", labels),
@@ -336,7 +338,7 @@ static void handle(void *state, const struct hub_jentry *e)
 		on_reject(m, e, adapter, &rej);
 		return;
 	}
-	count(m, adapter);
+	count(m, e, adapter);
 	evaluate(m, e);
 }
 
