@@ -406,7 +406,7 @@ static int over_limit(const struct hub_journal *j)
 
 /* Makes room for esize bytes in the active segment: rolls over, dropping or waiting for space
  * per policy. Called with the lock held. */
-static int reserve(struct hub_journal *j, uint64_t esize)
+static int reserve(struct hub_journal *j, uint64_t esize, int may_wait)
 {
 	int waited = 0;
 	while (j->wpos + esize > active(j)->size) {
@@ -418,6 +418,8 @@ static int reserve(struct hub_journal *j, uint64_t esize)
 			}
 			if (j->stopped)
 				return HUB_ESTOP;
+			if (!may_wait)
+				return HUB_EFULL;
 			if (!waited++)
 				j->full_waits++;
 			j->space_waiters++;
@@ -467,8 +469,8 @@ static int put_entry(struct hub_journal *j, const struct ehdr *h, const char *to
 	return HUB_OK;
 }
 
-int hub_journal_append(struct hub_journal *j, int64_t recv_ns, const char *topic,
-		       size_t topic_len, const void *payload, size_t len)
+static int append(struct hub_journal *j, int64_t recv_ns, const char *topic, size_t topic_len,
+		  const void *payload, size_t len, int may_wait)
 {
 	if (!j || (!topic && topic_len) || (!payload && len))
 		return HUB_EINVAL;
@@ -478,11 +480,23 @@ int hub_journal_append(struct hub_journal *j, int64_t recv_ns, const char *topic
 	struct ehdr h = {0, (uint32_t)(topic_len + len + 2), 0, (uint32_t)topic_len, recv_ns};
 	h.crc = body_crc(&h, topic, payload, len);
 	pthread_mutex_lock(&j->lock);
-	int rc = reserve(j, esize);
+	int rc = reserve(j, esize, may_wait);
 	if (rc == HUB_OK)
 		rc = put_entry(j, &h, topic, payload, len, esize);
 	pthread_mutex_unlock(&j->lock);
 	return rc;
+}
+
+int hub_journal_append(struct hub_journal *j, int64_t recv_ns, const char *topic,
+		       size_t topic_len, const void *payload, size_t len)
+{
+	return append(j, recv_ns, topic, topic_len, payload, len, 1);
+}
+
+int hub_journal_append_nowait(struct hub_journal *j, int64_t recv_ns, const char *topic,
+			      size_t topic_len, const void *payload, size_t len)
+{
+	return append(j, recv_ns, topic, topic_len, payload, len, 0);
 }
 
 int hub_journal_wait(struct hub_journal *j, uint64_t offset, int timeout_ms)

@@ -70,6 +70,11 @@ void hub_journal_stop(struct hub_journal *j);
 int hub_journal_append(struct hub_journal *j, int64_t recv_ns, const char *topic,
 		       size_t topic_len, const void *payload, size_t len);
 
+/* As hub_journal_append, but never waits: HUB_EFULL when the journal is full under policy
+ * block (for a consumer appending derived entries, which must not wait on its own cursor). */
+int hub_journal_append_nowait(struct hub_journal *j, int64_t recv_ns, const char *topic,
+			      size_t topic_len, const void *payload, size_t len);
+
 /* Waits up to timeout_ms until the journal ends beyond offset. HUB_OK, HUB_EAGAIN on timeout,
  * HUB_ESTOP after hub_journal_stop. */
 int hub_journal_wait(struct hub_journal *j, uint64_t offset, int timeout_ms);

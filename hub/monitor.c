@@ -211,8 +211,10 @@ static void append_derived(struct monitor *m, const char *kind, json_t *doc, int
 	snprintf(topic, sizeof(topic), HUB_DERIVED_PREFIX "%s", kind);
 	char *body = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
-	int rc = body ? hub_journal_append(m->env->journal, recv_ns, topic, strlen(topic), body,
-					   strlen(body))
+	/* Never wait for space: the monitor's own cursor may be what holds the journal full, and
+	 * alerts must go on while a store is down. A refused record is counted. */
+	int rc = body ? hub_journal_append_nowait(m->env->journal, recv_ns, topic, strlen(topic),
+						  body, strlen(body))
 		      : HUB_ENOMEM;
 	free(body);
 	if (rc != HUB_OK)

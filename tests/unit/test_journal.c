@@ -553,6 +553,8 @@ static void test_block(void **state)
 	static int ids[400];
 	assert_int_equal(hub_journal_cursor_open(j, "sink", &off), HUB_OK);
 	append_fixed_range(j, 0, 128); /* both segments full */
+	/* a consumer's own derived entry is refused at once rather than waiting on its cursor */
+	assert_int_equal(hub_journal_append_nowait(j, 0, "d", 1, "x", 1), HUB_EFULL);
 	struct appender a = {j, 128, 1, 0};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, append_thread, &a), 0);
