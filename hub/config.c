@@ -538,6 +538,7 @@ static const char *const fsync_names[] = {"none", "interval", "always", NULL};
 static const char *const full_names[] = {"block", "drop_oldest", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const sink_types[] = {"influxdb", NULL};
+static const char *const sink_starts[] = {"oldest", "head", NULL};
 static const char *const rule_types[] = {"threshold", "bands", "rate", "window", "stale", NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 static const char *const stats[] = {"mean", "max", "min", NULL};
@@ -709,6 +710,9 @@ static const struct key sink_keys[] = {
 	 "First retry delay; doubles on each failure (full jitter)."},
 	{"retry_cap_ms", K_DURATION, SINK(retry_cap_ms), "30s", 1, HOUR, NULL, NULL, 0,
 	 "Longest retry delay; at least retry_base_ms."},
+	{"start", K_ENUM, SINK(start), "oldest", 0, 0, sink_starts, NULL, 0,
+	 "Where a sink seen for the first time starts: the oldest entry the journal holds, or "
+	 "its head (skip the backlog). A sink that ran before resumes at its cursor."},
 };
 
 static const struct key rule_keys[] = {

@@ -27,8 +27,11 @@ struct hub_cfg_route {
 
 enum hub_unknown_policy { HUB_UNKNOWN_REJECT, HUB_UNKNOWN_DROP, HUB_UNKNOWN_KEEP };
 
+enum hub_sink_start { HUB_SINK_START_OLDEST, HUB_SINK_START_HEAD };
+
 struct hub_cfg_sink {
 	char *name;   /* unique; names the journal cursor */
+	enum hub_sink_start start; /* where a new sink's cursor starts */
 	char *type;   /* "influxdb" */
 	char *url;    /* base URL, e.g. http://127.0.0.1:8086 */
 	int version;  /* 1 = /write, 2 = /api/v2/write */

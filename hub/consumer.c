@@ -108,13 +108,14 @@ static void *run(void *arg)
 static int start(struct hub_consumer *c, char *err, size_t errlen)
 {
 	uint64_t at;
+	int fresh = !hub_journal_cursor_exists(c->env.journal, c->name);
 	if (hub_journal_cursor_open(c->env.journal, c->name, &at) != HUB_OK) {
 		snprintf(err, errlen, "cannot open journal cursor %s", c->name);
 		return HUB_EIO;
 	}
 	atomic_store(&c->committed, at);
 	if (c->ops->start_at)
-		at = c->ops->start_at(c->state, at);
+		at = c->ops->start_at(c->state, at, fresh);
 	c->done = at;
 	c->last_commit_ms = hub_now_mono_ms();
 	c->reader = hub_journal_reader_new(c->env.journal, at);

@@ -36,9 +36,10 @@ struct hub_consumer_ops {
 	/* Builds the state from conf (a struct hub_cfg_sink for sinks, NULL for the monitor). */
 	int (*init)(struct hub_consumer *c, const void *conf, void **state, char *err,
 		    size_t errlen);
-	/* Optional: where to start reading given the committed cursor (the monitor resumes from
-	 * its state snapshot). Runs before the thread starts. */
-	uint64_t (*start_at)(void *state, uint64_t committed);
+	/* Optional: where to start reading given the committed cursor; fresh = the cursor was
+	 * just created (a new sink may start at the journal's head; the monitor resumes from its
+	 * state snapshot). Runs before the thread starts. */
+	uint64_t (*start_at)(void *state, uint64_t committed, int fresh);
 	/* Handles one entry (its bytes are valid during the call only). */
 	void (*handle)(void *state, const struct hub_jentry *e);
 	/* Does what is due (write a batch, commit); at_end: the journal is read to its end.

@@ -718,6 +718,14 @@ static void retain(struct hub_journal *j)
 		pthread_cond_broadcast(&j->space_cond);
 }
 
+int hub_journal_cursor_exists(struct hub_journal *j, const char *name)
+{
+	pthread_mutex_lock(&j->lock);
+	int found = find_cursor(j, name) != NULL;
+	pthread_mutex_unlock(&j->lock);
+	return found;
+}
+
 int hub_journal_cursor_open(struct hub_journal *j, const char *name, uint64_t *offset)
 {
 	if (!j || !valid_name(name) || !offset)

@@ -83,6 +83,9 @@ int hub_journal_wait(struct hub_journal *j, uint64_t offset, int timeout_ms);
  * offset. Segments are kept until every registered cursor has passed them. */
 int hub_journal_cursor_open(struct hub_journal *j, const char *name, uint64_t *offset);
 
+/* Returns 1 when cursor name is registered (a consumer that ran before), else 0. */
+int hub_journal_cursor_exists(struct hub_journal *j, const char *name);
+
 /* Durably records that cursor name has consumed everything before offset, then deletes the
  * segments every cursor has passed. */
 int hub_journal_cursor_commit(struct hub_journal *j, const char *name, uint64_t offset);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,15 @@
 #define SHUTDOWN_DRAIN_MS 3000
 #define SHUTDOWN_NOTIFY_MS 1000
 
+struct args {
+	const char *config;
+	const char *log_level;
+	const char *test_rules;
+	int check_only;
+};
+
 struct hub {
+	struct args args;
 	struct hub_config cfg;
 	struct hub_schemas *schemas;
 	struct hub_pipeline *pipeline;
@@ -39,14 +48,11 @@ struct hub {
 	struct hub_notifier **notifiers;
 	size_t nnotifiers;
 	struct hub_http *http;
+	enum hub_log_level log_level;
 };
 
-struct args {
-	const char *config;
-	const char *log_level;
-	const char *test_rules;
-	int check_only;
-};
+/* Set while a SIGHUP reload reads the new config: problems go to the log, not to stderr. */
+static int reloading;
 
 static void usage(FILE *out)
 {
@@ -114,12 +120,30 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return -1;
 }
 
-/* Prints each line of the config's error report as "cityhub: <line>". */
+/* Reports one problem of a config being loaded: "cityhub: ..." on stderr at start, a log
+ * line during a reload (the running config stays). */
+static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void complain(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (reloading)
+		hub_error("msg=\"reload refused; the running config stays\" problem=%s",
+			  hub_logq(line));
+	else
+		fprintf(stderr, "cityhub: %s\n", line);
+}
+
+/* Reports each line of the config's error report. */
 static void print_errors(const char *err)
 {
 	for (const char *p = err; *p;) {
 		size_t n = strcspn(p, "\n");
-		fprintf(stderr, "cityhub: %.*s\n", (int)n, p);
+		complain("%.*s", (int)n, p);
 		p += n + (p[n] == '\n');
 	}
 }
@@ -131,14 +155,14 @@ static int check_alerts(struct hub *h)
 	struct hub_alerts *a = hub_alerts_new(&h->cfg, h->schemas, err, sizeof(err));
 	hub_alerts_free(a);
 	if (!a) {
-		fprintf(stderr, "cityhub: %s\n", err);
+		complain("%s", err);
 		return EXIT_CONFIG;
 	}
 	for (size_t i = 0; i < h->cfg.nnotifiers; i++) {
 		const struct hub_cfg_notifier *n = &h->cfg.notifiers[i];
 		if (!hub_notifier_find(n->type)) {
-			fprintf(stderr, "cityhub: %s:%d: notifiers[%zu].type: no notifier %s\n",
-				h->cfg.path ? h->cfg.path : "(defaults)", n->line, i, n->type);
+			complain("%s:%d: notifiers[%zu].type: no notifier %s",
+				 h->cfg.path ? h->cfg.path : "(defaults)", n->line, i, n->type);
 			return EXIT_CONFIG;
 		}
 	}
@@ -157,28 +181,25 @@ static int load(struct hub *h, const struct args *a)
 	/* An entry must fit in one segment: the largest payload, a topic (MQTT caps it at 64 KiB)
 	 * and the entry header. */
 	if (h->cfg.journal.segment_bytes < h->cfg.limits.max_payload_bytes + 65536 + 64) {
-		fprintf(stderr, "cityhub: %s: journal.segment_bytes: must exceed "
-				"limits.max_payload_bytes by at least 64KiB\n",
-			a->config ? a->config : "(defaults)");
+		complain("%s: journal.segment_bytes: must exceed limits.max_payload_bytes by at least "
+			 "64KiB", a->config ? a->config : "(defaults)");
 		return EXIT_CONFIG;
 	}
-	enum hub_log_level lvl;
 	const char *name = a->log_level ? a->log_level : h->cfg.log.level;
-	if (hub_log_parse_level(name, &lvl) != HUB_OK) {
-		fprintf(stderr, "cityhub: log level %s: use debug|info|warn|error\n", name);
+	if (hub_log_parse_level(name, &h->log_level) != HUB_OK) {
+		complain("log level %s: use debug|info|warn|error", name);
 		return EXIT_CONFIG;
 	}
-	hub_log_set_level(lvl);
 	const char *dir = h->cfg.schemas.dir;
 	h->schemas = dir && *dir ? hub_schemas_load_dir(dir, err, sizeof(err))
 				 : hub_schemas_load_builtin(err, sizeof(err));
 	if (!h->schemas) {
-		fprintf(stderr, "cityhub: schemas: %s\n", err);
+		complain("schemas: %s", err);
 		return EXIT_CONFIG;
 	}
 	h->pipeline = hub_pipeline_new(&h->cfg, h->schemas, err, sizeof(err));
 	if (!h->pipeline) {
-		fprintf(stderr, "cityhub: %s\n", err);
+		complain("%s", err);
 		return EXIT_CONFIG;
 	}
 	return check_alerts(h);
@@ -317,27 +338,33 @@ static void update_journal_gauges(struct hub *h)
 		       (double)st.full_waits);
 }
 
-/* Waits for SIGTERM/SIGINT, ticking once a second. */
-static void wait_for_signal(struct hub *h, const sigset_t *set)
+/* Starts what runs on a loaded config: the MQTT client, notifiers, consumers, the HTTP API,
+ * then the subscription. The journal is open. */
+static int start_services(struct hub *h)
 {
-	struct timespec tick = {1, 0};
-	for (;;) {
-		int sig = sigtimedwait(set, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT) {
-			hub_info("msg=\"shutting down\" signal=%d", sig);
-			return;
-		}
-		if (sig == SIGHUP)
-			hub_warn("msg=\"SIGHUP ignored: restart the hub to apply a new config\"");
-		hub_ingest_tick(h->ingest);
-		update_journal_gauges(h);
-		for (size_t i = 0; i < h->nconsumers; i++)
-			hub_consumer_tick(h->consumers[i]);
+	char err[512] = "";
+	hub_log_set_level(h->log_level);
+	h->ingest = hub_ingest_new(&h->cfg, h->journal, err, sizeof(err));
+	if (!h->ingest) {
+		hub_error("msg=\"cannot create MQTT client\" err=%s", hub_logq(err));
+		return 1;
 	}
+	if (start_notifiers(h) != 0 || start_consumers(h) != 0)
+		return 1;
+	if (h->cfg.http.port > 0) {
+		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
+		if (!h->http) {
+			hub_error("msg=\"cannot start HTTP API\" err=%s", hub_logq(err));
+			return 1;
+		}
+	}
+	hub_ingest_start(h->ingest);
+	return 0;
 }
 
-/* Stops in order: no new messages, consumers flush what they can, journal synced. */
-static void shutdown_hub(struct hub *h)
+/* Stops in order: no new messages, consumers flush what they can (their cursors keep the
+ * rest), notifiers deliver what they can (the monitor's snapshot keeps the rest). */
+static void stop_services(struct hub *h)
 {
 	hub_http_stop(h->http);
 	h->http = NULL;
@@ -357,23 +384,114 @@ static void shutdown_hub(struct hub *h)
 	for (size_t i = 0; i < h->nconsumers; i++)
 		hub_consumer_free(h->consumers[i]);
 	free(h->consumers);
-	/* After the monitor's last snapshot: what they cannot deliver in time is sent next start. */
+	h->consumers = NULL;
+	h->nconsumers = 0;
 	for (size_t i = 0; i < h->nnotifiers; i++)
 		hub_notifier_stop(h->notifiers[i], SHUTDOWN_NOTIFY_MS);
 	for (size_t i = 0; i < h->nnotifiers; i++)
 		hub_notifier_free(h->notifiers[i]);
 	free(h->notifiers);
+	h->notifiers = NULL;
+	h->nnotifiers = 0;
 	hub_ingest_free(h->ingest);
-	hub_journal_close(h->journal);
+	h->ingest = NULL;
+}
+
+static void free_loaded(struct hub *h)
+{
 	hub_pipeline_free(h->pipeline);
 	hub_schemas_free(h->schemas);
 	hub_config_free(&h->cfg);
+	h->pipeline = NULL;
+	h->schemas = NULL;
+}
+
+/* Trades the loaded config (config, schemas, routes) of a and b. */
+static void swap_loaded(struct hub *a, struct hub *b)
+{
+	struct hub t = *a;
+	a->cfg = b->cfg;
+	a->schemas = b->schemas;
+	a->pipeline = b->pipeline;
+	a->log_level = b->log_level;
+	b->cfg = t.cfg;
+	b->schemas = t.schemas;
+	b->pipeline = t.pipeline;
+	b->log_level = t.log_level;
+}
+
+/* What a reload cannot change: the journal is open with the old settings. */
+static int journal_unchanged(const struct hub_config *old, const struct hub_config *new)
+{
+	if (strcmp(old->journal.dir, new->journal.dir) == 0)
+		return 1;
+	complain("%s: journal.dir: cannot change while the hub runs (restart it to move the journal)",
+		 new->path ? new->path : "(defaults)");
+	return 0;
+}
+
+/* SIGHUP: reads the config again; a bad one is reported and the running one stays. A good one
+ * replaces routes, rules, notifiers, sinks, limits and log level: services stop in order (every
+ * cursor and the alert state are on disk), then start on the new config. Nothing is lost or
+ * doubled: the broker keeps the session, consumers resume at their cursors. Returns 0, or 1
+ * when neither config could be started (the hub then exits). */
+static int reload(struct hub *h)
+{
+	struct hub next = {.args = h->args};
+	hub_info("msg=\"reloading the config\" file=%s", hub_logq(h->args.config ? h->args.config : "(defaults)"));
+	reloading = 1;
+	int ok = load(&next, &h->args) == 0 && journal_unchanged(&h->cfg, &next.cfg);
+	reloading = 0;
+	if (!ok) {
+		free_loaded(&next);
+		return 0;
+	}
+	stop_services(h);
+	swap_loaded(h, &next);
+	if (start_services(h) != 0) {
+		hub_error("msg=\"the new config did not start; going back to the old one\"");
+		stop_services(h);
+		swap_loaded(h, &next);
+		if (start_services(h) != 0) {
+			free_loaded(&next);
+			return 1;
+		}
+	}
+	free_loaded(&next);
+	hub_info("msg=\"config reloaded\" routes=%zu sinks=%zu rules=%zu notifiers=%zu",
+		 h->cfg.nroutes, h->cfg.nsinks, h->cfg.nrules, h->cfg.nnotifiers);
+	return 0;
+}
+
+/* Waits for SIGTERM/SIGINT, reloading on SIGHUP, ticking once a second. */
+static int wait_for_signal(struct hub *h, const sigset_t *set)
+{
+	struct timespec tick = {1, 0};
+	for (;;) {
+		int sig = sigtimedwait(set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			hub_info("msg=\"shutting down\" signal=%d", sig);
+			return 0;
+		}
+		if (sig == SIGHUP && reload(h) != 0)
+			return 1;
+		hub_ingest_tick(h->ingest);
+		update_journal_gauges(h);
+		for (size_t i = 0; i < h->nconsumers; i++)
+			hub_consumer_tick(h->consumers[i]);
+	}
+}
+
+static void shutdown_hub(struct hub *h)
+{
+	stop_services(h);
+	hub_journal_close(h->journal);
+	free_loaded(h);
 	hub_metrics_reset();
 }
 
 static int run(struct hub *h)
 {
-	char err[512] = "";
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -382,27 +500,12 @@ static int run(struct hub *h)
 	/* Block before any thread starts so only the main thread takes these signals. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (open_journal(h) != 0)
+	if (open_journal(h) != 0 || start_services(h) != 0)
 		return 1;
-	h->ingest = hub_ingest_new(&h->cfg, h->journal, err, sizeof(err));
-	if (!h->ingest) {
-		hub_error("msg=\"cannot create MQTT client\" err=%s", hub_logq(err));
-		return 1;
-	}
-	if (start_notifiers(h) != 0 || start_consumers(h) != 0)
-		return 1;
-	if (h->cfg.http.port > 0) {
-		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
-		if (!h->http) {
-			hub_error("msg=\"cannot start HTTP API\" err=%s", hub_logq(err));
-			return 1;
-		}
-	}
-	hub_ingest_start(h->ingest);
-	hub_info("msg=\"cityhub started\" version=%s broker=%s sinks=%zu routes=%zu", CITYHUB_VERSION,
-		 hub_logq(h->cfg.mqtt.url), h->cfg.nsinks, h->cfg.nroutes);
-	wait_for_signal(h, &set);
-	return 0;
+	hub_info("msg=\"cityhub started\" version=%s broker=%s sinks=%zu routes=%zu rules=%zu",
+		 CITYHUB_VERSION, hub_logq(h->cfg.mqtt.url), h->cfg.nsinks, h->cfg.nroutes,
+		 h->cfg.nrules);
+	return wait_for_signal(h, &set);
 }
 
 int main(int argc, char **argv)
@@ -413,7 +516,7 @@ int main(int argc, char **argv)
 		return rc;
 	if (a.test_rules)
 		return hub_test_rules(a.test_rules, stdout);
-	struct hub h = {0};
+	struct hub h = {.args = a};
 	rc = load(&h, &a);
 	if (rc == 0 && a.check_only)
 		printf("%s: ok\n", a.config);

@@ -506,9 +506,10 @@ static int restore(struct monitor *m, const json_t *doc, uint64_t *offset, char 
 
 /* The snapshot's position, or the cursor when there is none. Events saved but not delivered
  * go to the notifiers again; each skips what it had delivered (its watermark). */
-static uint64_t start_at(void *state, uint64_t committed)
+static uint64_t start_at(void *state, uint64_t committed, int fresh)
 {
 	struct monitor *m = state;
+	(void)fresh;
 	char err[256];
 	uint64_t at = committed;
 	if (!m->state_path)

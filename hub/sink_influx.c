@@ -136,6 +136,18 @@ static int nap_ms(void *state)
 	return left <= 0 ? 1 : left > NAP_MAX_MS ? NAP_MAX_MS : (int)left;
 }
 
+/* A sink added to a running city (start: head) skips the backlog; by default a new sink
+ * writes everything the journal still holds. */
+static uint64_t start_at(void *state, uint64_t committed, int fresh)
+{
+	struct sink *s = state;
+	struct hub_journal_stats st;
+	if (!fresh || s->cfg->start != HUB_SINK_START_HEAD)
+		return committed;
+	hub_journal_get_stats(hub_consumer_env(s->c)->journal, &st);
+	return st.end_offset;
+}
+
 static int healthy(void *state, char *why, size_t len)
 {
 	struct sink *s = state;
@@ -224,6 +236,7 @@ static int init(struct hub_consumer *c, const void *conf, void **state, char *er
 const struct hub_consumer_ops hub_influx_sink_ops = {
 	.type = "influxdb",
 	.init = init,
+	.start_at = start_at,
 	.handle = handle,
 	.flush = flush,
 	.nap_ms = nap_ms,
