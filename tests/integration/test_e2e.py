@@ -70,7 +70,8 @@ class EndToEnd(unittest.TestCase):
             with new_hub(self.tmp, self.broker, self.influx).start() as hub:
                 port = self.broker.port
                 publish_one(port, "city/air_quality/phuong-1/aq-1", '{"fields":{"humidity":7}}')
-                publish_one(port, "city/air_quality/phuong-1/aq-1", '{"fields":{"pm25":')
+                # a text file published with mosquitto_pub -f ends with a newline
+                publish_one(port, "city/air_quality/phuong-1/aq-1", '{"fields":{"pm25":\n')
                 publish_one(port, "city/air_quality/phuong-1/aq-1",
                             b'{"sensor_id":"x\\ny","fields":{"pm25":1}}')
                 publish_one(port, "city/noise/phuong-1", '{"fields":{"laeq_db":60}}')
@@ -92,6 +93,9 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(oor["payload"], '{"fields":{"humidity":7}}')
         self.assertEqual(oor["adapter"], "native")
         self.assertIn("humidity", oor["detail"])
+        # Valid UTF-8 stays text in the dead letter, a final newline included (not base64).
+        self.assertEqual(letters["cityhub/deadletter/bad_json"]["payload"], '{"fields":{"pm25":\n')
+        self.assertNotIn("payload_base64", letters["cityhub/deadletter/bad_json"])
         for reason in ("out_of_range", "bad_json", "bad_string", "bad_topic"):
             self.assertEqual(m[f'cityhub_rejected_total{{reason="{reason}",adapter="native"}}'], 1)
         self.assertEqual(m['cityhub_messages_accepted_total{adapter="native"}'], 1)
