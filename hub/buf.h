@@ -3,6 +3,7 @@
 #define HUB_BUF_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct hub_buf {
 	char *data; /* always NUL-terminated when len > 0 or after any append */
@@ -30,6 +31,9 @@ void *hub_xmalloc(size_t n);
 void *hub_xcalloc(size_t n, size_t size);
 void *hub_xrealloc(void *p, size_t n);
 char *hub_xstrdup(const char *s);
+
+/* Fills *ts with the time ms milliseconds from now on clock (for timed waits). */
+void hub_deadline(struct timespec *ts, clockid_t clock, long long ms);
 
 /* Returns the monotonic clock in ms / the real-time clock in ns. */
 long long hub_now_mono_ms(void);

@@ -163,13 +163,7 @@ int hub_consumer_join(struct hub_consumer *c, int timeout_ms)
 	if (!c->started)
 		return HUB_OK;
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	hub_deadline(&ts, CLOCK_REALTIME, timeout_ms);
 	if (pthread_timedjoin_np(c->thread, NULL, &ts) != 0)
 		return HUB_EAGAIN;
 	c->started = 0;

@@ -624,13 +624,7 @@ static void on_nack5(void *ctx, MQTTAsync_failureData5 *d)
 static int ack_wait_for(struct ack_wait *w, int timeout_ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	hub_deadline(&ts, CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&w->lock);
 	while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &ts) == 0)
 		;

@@ -225,13 +225,7 @@ static void trim_map(const uint8_t *m, uint64_t *trimmed, uint64_t pos)
 
 static void deadline(struct timespec *ts, int ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	hub_deadline(ts, CLOCK_MONOTONIC, ms);
 }
 
 /* ---- segments ---- */

@@ -264,14 +264,7 @@ static void wait_until(struct hub_notifier *n, long long until_ms)
 		return;
 	/* The condition variable runs on CLOCK_MONOTONIC (see start), as hub_now_mono_ms. */
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	long long ms = until_ms - now;
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	hub_deadline(&ts, CLOCK_MONOTONIC, until_ms - now);
 	pthread_cond_timedwait(&n->wake, &n->lock, &ts);
 }
 
