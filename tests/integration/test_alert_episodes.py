@@ -249,11 +249,30 @@ class Episodes(unittest.TestCase):
                 self.assertEqual(e["labels"]["district"], DISTRICT[e["sensor_id"]], e)
         got = sorted(key(e) for e in events if e["rule"] != "sensor_silent_fast")
         self.assertEqual(got, EXPECTED)
+        self.check_labels_and_times(events)
         fast = [e for e in events if e["rule"] == "sensor_silent_fast"]
         if t_dark is None:
             self.assertEqual(fast, [])
             return
         self.check_dark(fast, t_dark)
+
+    def check_labels_and_times(self, events):
+        """Labels name the instance; a resolve carries its firing's start and ends at its own
+        time (what Alertmanager matches and shows)."""
+        started = {}
+        for e in sorted(events, key=lambda e: (e["at_ns"], e["state"] == "firing")):
+            lb = e["labels"]
+            self.assertEqual((lb["alertname"], lb["sensor_id"], lb.get("level"), lb["severity"]),
+                             (e["rule"], e["sensor_id"], e.get("level"), e["severity"]), e)
+            inst = (e["rule"], e["sensor_id"], e.get("level"))
+            self.assertEqual(rfc3339_ns(e["at"]), e["at_ns"], e)
+            if e["state"] == "firing":
+                self.assertEqual(rfc3339_ns(e["starts_at"]), e["at_ns"], e)
+                self.assertNotIn("ends_at", e)
+                started[inst] = e["at_ns"]
+            else:
+                self.assertEqual(rfc3339_ns(e["starts_at"]), started.pop(inst), e)
+                self.assertEqual(rfc3339_ns(e["ends_at"]), e["at_ns"], e)
 
     def check_dark(self, fast, t_dark):
         """sensor_dark at DARK_SPEED, started at wall time t_dark (ns): the outage fires
