@@ -199,8 +199,7 @@ static double snapshot_s(struct env *e, size_t *bytes)
 
 /* Seconds to read + decode + run the rules (monitor work); *snap gets the seconds of the
  * snapshots taken every SNAPSHOT_EVERY messages, *last_bytes the size of the last one. */
-static double stage_rules(struct env *e, size_t n, double *snap, size_t *nsnap,
-                          size_t *last_bytes)
+static double stage_rules(struct env *e, size_t n, double *snap, size_t *nsnap, size_t *last_bytes)
 {
 	struct hub_journal_reader *r = hub_journal_reader_new(e->journal, 0);
 	struct hub_recset rs;
