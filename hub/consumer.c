@@ -123,6 +123,9 @@ static int start(struct hub_consumer *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start thread for %s", c->name);
 		return HUB_EIO;
 	}
+	char tname[16]; /* the thread's name in top, perf and /proc (bench/run reads it) */
+	snprintf(tname, sizeof(tname), "c:%s", c->name);
+	pthread_setname_np(c->thread, tname);
 	c->started = 1;
 	hub_info("msg=\"consumer started\" consumer=%s offset=%llu", hub_logq(c->name),
 		 (unsigned long long)at);
