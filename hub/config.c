@@ -640,7 +640,7 @@ static const struct key main_keys[] = {
 	 "Rule files (each a mapping with `rules:`), relative to this file's directory."},
 	{"alerts.state_dir", K_STRING, CFG(alerts.state_dir), NULL, 0, 0, NULL, NULL, F_NULLABLE,
 	 "Directory of the alert state snapshot and delivery marks; empty = journal.dir."},
-	{"alerts.snapshot_ms", K_DURATION, CFG(alerts.snapshot_ms), "2s", 100, 10 * MIN, NULL, NULL,
+	{"alerts.snapshot_ms", K_DURATION, CFG(alerts.snapshot_ms), "10s", 100, 10 * MIN, NULL, NULL,
 	 0, "Alert state is saved at least this often while it changes (and before any "
 	    "transition is notified)."},
 	{"alerts.aqi", K_BOOL, CFG(alerts.aqi), "true", 0, 0, NULL, NULL, 0,

@@ -368,20 +368,34 @@ static int write_file(const char *path, const char *data, size_t len, int sync)
 	return rc;
 }
 
+/* Appends a jansson value as JSON text (null for NULL) and drops the reference. */
+static void put_json(struct hub_buf *b, json_t *v)
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	hub_buf_puts(b, text ? text : "null");
+	free(text);
+	json_decref(v);
+}
+
 static int snapshot(struct monitor *m)
 {
+	struct hub_buf b = {0};
 	json_t *pending = json_copy(m->unsent);
 	json_array_extend(pending, m->fresh);
-	json_t *doc = json_pack("{s:i, s:I, s:o, s:o, s:o}", "version", STATE_VERSION, "offset",
-				(json_int_t)hub_consumer_done(m->c), "alerts",
-				m->alerts ? hub_alerts_save(m->alerts) : json_null(), "aqi",
-				m->aqi ? hub_aqi_save(m->aqi) : json_null(), "unsent", pending);
-	char *text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	int rc = text ? write_file(m->state_path, text, strlen(text),
-				   m->env->cfg->journal.fsync != HUB_FSYNC_NONE)
-		      : HUB_ENOMEM;
-	free(text);
+	hub_buf_printf(&b, "{\"version\":%d,\"offset\":%llu,\"alerts\":", STATE_VERSION,
+		       (unsigned long long)hub_consumer_done(m->c));
+	if (m->alerts)
+		hub_alerts_save_text(m->alerts, &b);
+	else
+		hub_buf_puts(&b, "null");
+	hub_buf_puts(&b, ",\"aqi\":");
+	put_json(&b, m->aqi ? hub_aqi_save(m->aqi) : NULL);
+	hub_buf_puts(&b, ",\"unsent\":");
+	put_json(&b, pending);
+	hub_buf_puts(&b, "}");
+	int rc = write_file(m->state_path, b.data, b.len,
+			    m->env->cfg->journal.fsync != HUB_FSYNC_NONE);
+	hub_buf_fini(&b);
 	if (rc != HUB_OK) {
 		hub_error("msg=\"cannot save the alert state; transitions wait\" path=%s err=\"%s\"",
 			  hub_logq(m->state_path), strerror(errno));

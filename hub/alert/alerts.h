@@ -51,6 +51,11 @@ size_t hub_alerts_take(struct hub_alerts *a, json_t **out);
  * JSON object. */
 json_t *hub_alerts_save(const struct hub_alerts *a);
 
+struct hub_buf;
+
+/* Appends the same state as JSON text to b (what the monitor's snapshot writes: faster). */
+void hub_alerts_save_text(const struct hub_alerts *a, struct hub_buf *b);
+
 /* Restores a saved state into a fresh engine; instances of rules no longer configured are
  * dropped. HUB_OK or HUB_EINVAL with err. */
 int hub_alerts_load(struct hub_alerts *a, const json_t *saved, char *err, size_t errlen);

@@ -259,11 +259,17 @@ static int numeric(const struct hub_record *rec, const char *field, double *v)
 	return isfinite(*v);
 }
 
+/* Keeps the instance's district and kind for labels; copied only when they change (this runs
+ * on every reading). */
 static void describe(struct inst *in, const struct hub_record *rec)
 {
 	const char *d = hub_record_tag(rec, "district");
-	snprintf(in->district, sizeof(in->district), "%s", d ? d : "");
-	snprintf(in->kind, sizeof(in->kind), "%s", rec->kind);
+	if (!d)
+		d = "";
+	if (strncmp(in->district, d, sizeof(in->district) - 1) != 0)
+		snprintf(in->district, sizeof(in->district), "%s", d);
+	if (strncmp(in->kind, rec->kind, sizeof(in->kind) - 1) != 0)
+		snprintf(in->kind, sizeof(in->kind), "%s", rec->kind);
 }
 
 /* A reading of a sensor a stale rule watches: it is not silent (any more). */

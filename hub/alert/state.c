@@ -1,5 +1,6 @@
 /* The engine's state as JSON, saved with the monitor's journal position so that a restart
  * (even after SIGKILL) continues every timer, window and learned interval where it was. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,49 +11,90 @@
 
 #define STATE_VERSION 1
 
-static json_t *save_rings(const struct inst *in)
+/* The state is written as JSON text straight into a buffer: the snapshot runs every few
+ * seconds over every instance, and building a jansson tree for it costs ten times more. */
+static void put_str(struct hub_buf *b, const char *s)
 {
-	json_t *arr = json_array();
-	for (uint32_t i = 0; i < in->n; i++) {
-		if (in->s) {
-			const struct sample *x = &in->s[(in->head + i) % RATE_SAMPLES];
-			json_array_append_new(arr, json_pack("[I, f]", (json_int_t)x->ts, x->v));
-		} else {
-			const struct bucket *b = &in->b[(in->head + i) % (WINDOW_BUCKETS + 1)];
-			json_array_append_new(arr, json_pack("[I, f, f, f, I]", (json_int_t)b->idx, b->sum,
-							     (double)b->min, (double)b->max,
-							     (json_int_t)b->n));
-		}
+	hub_buf_puts(b, "\"");
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\')
+			hub_buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			hub_buf_printf(b, "\\u%04x", c);
+		else
+			hub_buf_append(b, p, 1);
 	}
-	return arr;
+	hub_buf_puts(b, "\"");
 }
 
-static json_t *save_inst(const struct inst *in)
+static double finite_or_0(double v)
 {
-	json_t *o = json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:i, s:s, s:s}",
-			      "st", in->state, "lv", in->level, "pl", in->pend_level, "ps",
-			      (json_int_t)in->pend_since, "sa", (json_int_t)in->starts, "cs",
-			      (json_int_t)in->clear_since, "lt", (json_int_t)in->last_ts, "v",
-			      in->value, "lr", (json_int_t)in->last_recv, "iv", in->interval_ns,
-			      "g", in->gaps, "d", in->district, "k", in->kind);
+	return isfinite(v) ? v : 0;
+}
+
+static void put_rings(struct hub_buf *b, const struct inst *in)
+{
+	hub_buf_puts(b, in->s ? ",\"s\":[" : ",\"b\":[");
+	for (uint32_t i = 0; i < in->n; i++) {
+		const char *sep = i ? "," : "";
+		if (in->s) {
+			const struct sample *x = &in->s[(in->head + i) % RATE_SAMPLES];
+			hub_buf_printf(b, "%s[%lld,%.17g]", sep, (long long)x->ts, finite_or_0(x->v));
+		} else {
+			const struct bucket *k = &in->b[(in->head + i) % (WINDOW_BUCKETS + 1)];
+			hub_buf_printf(b, "%s[%lld,%.17g,%.9g,%.9g,%u]", sep, (long long)k->idx,
+				       finite_or_0(k->sum), (double)k->min, (double)k->max, k->n);
+		}
+	}
+	hub_buf_puts(b, "]");
+}
+
+static void put_inst(struct hub_buf *b, const struct inst *in)
+{
+	put_str(b, in->sensor);
+	hub_buf_printf(b, ":{\"st\":%d,\"lv\":%d,\"pl\":%d,\"ps\":%lld,\"sa\":%lld,\"cs\":%lld,"
+			  "\"lt\":%lld,\"v\":%.17g,\"lr\":%lld,\"iv\":%.17g,\"g\":%d,\"d\":",
+		       in->state, in->level, in->pend_level, (long long)in->pend_since,
+		       (long long)in->starts, (long long)in->clear_since, (long long)in->last_ts,
+		       finite_or_0(in->value), (long long)in->last_recv, finite_or_0(in->interval_ns), in->gaps);
+	put_str(b, in->district);
+	hub_buf_puts(b, ",\"k\":");
+	put_str(b, in->kind);
 	if (in->n)
-		json_object_set_new(o, in->s ? "s" : "b", save_rings(in));
-	return o;
+		put_rings(b, in);
+	hub_buf_puts(b, "}");
+}
+
+void hub_alerts_save_text(const struct hub_alerts *a, struct hub_buf *b)
+{
+	hub_buf_printf(b, "{\"version\":%d,\"seq\":%llu,\"rules\":{", STATE_VERSION,
+		       (unsigned long long)a->seq);
+	for (size_t i = 0; i < a->nrules; i++) {
+		const struct rule *r = &a->rules[i];
+		int first = 1;
+		hub_buf_puts(b, i ? "," : "");
+		put_str(b, r->cfg->name);
+		hub_buf_puts(b, ":{");
+		for (size_t j = 0; j < r->cap; j++) {
+			if (!r->slots[j])
+				continue;
+			hub_buf_puts(b, first ? "" : ",");
+			put_inst(b, r->slots[j]);
+			first = 0;
+		}
+		hub_buf_puts(b, "}");
+	}
+	hub_buf_puts(b, "}}");
 }
 
 json_t *hub_alerts_save(const struct hub_alerts *a)
 {
-	json_t *rules = json_object();
-	for (size_t i = 0; i < a->nrules; i++) {
-		const struct rule *r = &a->rules[i];
-		json_t *insts = json_object();
-		for (size_t j = 0; j < r->cap; j++)
-			if (r->slots[j])
-				json_object_set_new(insts, r->slots[j]->sensor, save_inst(r->slots[j]));
-		json_object_set_new(rules, r->cfg->name, insts);
-	}
-	return json_pack("{s:i, s:I, s:o}", "version", STATE_VERSION, "seq", (json_int_t)a->seq,
-			 "rules", rules);
+	struct hub_buf b = {0};
+	hub_alerts_save_text(a, &b);
+	json_t *o = json_loadb(b.data, b.len, 0, NULL);
+	hub_buf_fini(&b);
+	return o;
 }
 
 /* Readings of a rate rule ("s") or steps of a window rule ("b"), oldest first. */
