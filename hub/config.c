@@ -16,6 +16,7 @@
 #include <netdb.h>
 
 #include "buf.h"
+#include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/options.h"
 #include "cityhub/yaml.h"
@@ -603,10 +604,11 @@ static const char *const default_sink[] = {"name", "influxdb", "url", "http://12
 
 /* ---------------------------------------------------------------------------------------- */
 /* Checks that need more than one key of a sink; sinks[0..i-1] are already bound. */
-static int check_sink(struct hub_yaml_ctx *c, const void *arr, size_t i, const char *path,
-		      const int *lines)
+static int check_sink(struct hub_yaml_ctx *c, const struct hub_yaml_node *item, const void *arr,
+		      size_t i, const char *path, const int *lines)
 {
 	const struct hub_cfg_sink *sinks = arr, *s = &sinks[i];
+	(void)item;
 	char kp[HUB_YAML_PATH_MAX];
 	const char *missing = NULL;
 
@@ -634,19 +636,43 @@ static int check_sink(struct hub_yaml_ctx *c, const void *arr, size_t i, const c
 	return HUB_OK;
 }
 
+/* A route's options: bound against its adapter's table (when the adapter declares one), so
+ * that each bad key is reported on its own line; the pipeline binds them again when it builds
+ * the route. An unknown adapter is the pipeline's to report. */
+static int check_route(struct hub_yaml_ctx *c, const struct hub_yaml_node *item, const void *arr,
+		       size_t i, const char *path, const int *lines)
+{
+	const struct hub_cfg_route *r = (const struct hub_cfg_route *)arr + i;
+	const struct hub_adapter *a = hub_adapter_find(r->adapter);
+	const struct hub_yaml_node *opts = hub_options_get(item, "options");
+	char kp[HUB_YAML_PATH_MAX];
+	void *base;
+	int rc;
+
+	(void)lines;
+	if (!a || !a->options)
+		return HUB_OK;
+	hub_yaml_child_path(kp, path, "options");
+	base = hub_xcalloc(1, a->options_size);
+	rc = hub_options_bind_all(c, opts, a->options, kp, base, opts ? opts->line : r->line);
+	hub_options_free(a->options, base);
+	free(base);
+	return rc;
+}
+
 /* An empty routes: would subscribe to nothing (Paho sends an empty SUBSCRIBE, which the
  * broker answers by closing the connection): refused, see docs/config.md. */
 static const struct hub_opt_list route_list = {
 	"routes", &route_table, sizeof(struct hub_cfg_route), offsetof(struct hub_cfg_route, line),
-	NULL, 1,
+	check_route, 1,
 	"must list at least one route (leave routes: out for the default route city/#)"};
 static const struct hub_opt_list sink_list = {
 	"sinks", &sink_table, sizeof(struct hub_cfg_sink), offsetof(struct hub_cfg_sink, line),
 	check_sink, 0, NULL};
-static int check_rule(struct hub_yaml_ctx *c, const void *arr, size_t i, const char *path,
-		      const int *lines);
-static int check_notifier(struct hub_yaml_ctx *c, const void *arr, size_t i, const char *path,
-			  const int *lines);
+static int check_rule(struct hub_yaml_ctx *c, const struct hub_yaml_node *item, const void *arr,
+		      size_t i, const char *path, const int *lines);
+static int check_notifier(struct hub_yaml_ctx *c, const struct hub_yaml_node *item, const void *arr,
+			  size_t i, const char *path, const int *lines);
 static const struct hub_opt_list rule_list = {
 	"rules", &rule_table, sizeof(struct hub_cfg_rule), offsetof(struct hub_cfg_rule, line),
 	check_rule, 0, NULL};
@@ -767,10 +793,11 @@ static int check_rule_type(struct hub_yaml_ctx *c, const struct hub_cfg_rule *r,
 	return HUB_OK;
 }
 
-static int check_rule(struct hub_yaml_ctx *c, const void *arr, size_t i, const char *path,
-		      const int *lines)
+static int check_rule(struct hub_yaml_ctx *c, const struct hub_yaml_node *item, const void *arr,
+		      size_t i, const char *path, const int *lines)
 {
 	const struct hub_cfg_rule *r = (const struct hub_cfg_rule *)arr + i;
+	(void)item;
 	char kp[HUB_YAML_PATH_MAX];
 	int rc;
 
@@ -783,10 +810,11 @@ static int check_rule(struct hub_yaml_ctx *c, const void *arr, size_t i, const c
 	return check_rule_type(c, r, path, lines);
 }
 
-static int check_notifier(struct hub_yaml_ctx *c, const void *arr, size_t i, const char *path,
-			  const int *lines)
+static int check_notifier(struct hub_yaml_ctx *c, const struct hub_yaml_node *item, const void *arr,
+			  size_t i, const char *path, const int *lines)
 {
 	const struct hub_cfg_notifier *all = arr, *n = &all[i];
+	(void)item;
 	char kp[HUB_YAML_PATH_MAX];
 	bool http = strcmp(n->type, "mqtt") != 0;
 	const char *why;
@@ -1091,6 +1119,15 @@ void hub_config_write_doc(FILE *out)
 		   "`city/{kind}/{district}/{sensor_id}`.");
 	hub_options_doc_rows(out, &route_table, NULL, "routes[].");
 	fputs("\n", out);
+	for (const struct hub_adapter *const *a = hub_adapter_all(); *a; a++) {
+		char title[64];
+		if (!(*a)->options)
+			continue;
+		snprintf(title, sizeof(title), "routes[].options` of adapter `%s", (*a)->name);
+		hub_options_doc_header(out, title, (*a)->doc);
+		hub_options_doc_rows(out, (*a)->options, NULL, "routes[].options.");
+		fputs("\n", out);
+	}
 	hub_options_doc_header(out, "sinks",
 		   "A sequence of stores the records are written to, each with its own cursor in "
 		   "the journal. Without a `sinks:` key there is one sink named `influxdb` at "

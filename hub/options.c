@@ -462,7 +462,7 @@ static int bind_item(struct hub_yaml_ctx *c, const struct hub_opt_list *ls,
 		rc = HUB_EINVAL;
 	/* checks across keys only make sense once every key of the item is good */
 	if (rc == HUB_OK && ls->check)
-		return ls->check(c, arr, i, path, lines);
+		return ls->check(c, item, arr, i, path, lines);
 	return rc;
 }
 
@@ -582,4 +582,29 @@ void hub_options_doc_rows(FILE *out, const struct hub_opt_table *t, const char *
 		if (!section ||
 		    (strncmp(t->keys[i].path, section, len) == 0 && t->keys[i].path[len] == '.'))
 			doc_row(out, &t->keys[i], prefix);
+}
+
+int hub_options_bind_all(struct hub_yaml_ctx *c, const struct hub_yaml_node *map,
+                         const struct hub_opt_table *t, const char *path, void *base, int line)
+{
+	int lines[HUB_OPT_MAX_KEYS] = {0};
+	int rc = hub_options_defaults(c, t, base);
+
+	if (rc != HUB_OK)
+		return rc;
+	if (map)
+		rc = hub_options_bind(c, map, t, NULL, path, base, lines);
+	if (hub_options_check_required(c, t, path, base, line, lines) != HUB_OK)
+		rc = HUB_EINVAL;
+	return rc;
+}
+
+const struct hub_yaml_node *hub_options_get(const struct hub_yaml_node *map, const char *name)
+{
+	if (!map || map->kind != HUB_YAML_MAP)
+		return NULL;
+	for (size_t i = 0; i < map->n; i += 2)
+		if (map->items[i]->kind == HUB_YAML_SCALAR && strcmp(map->items[i]->text, name) == 0)
+			return map->items[i + 1];
+	return NULL;
 }

@@ -16,6 +16,7 @@ struct route {
 	char *filter;
 	const struct hub_adapter *adapter;
 	void *state;
+	void *opts; /* the route's options bound with the adapter's table (owned), or NULL */
 	char *kind;
 	char *levels[MAX_LEVELS]; /* template levels; NULL = no template */
 	size_t nlevels;
@@ -166,6 +167,11 @@ static int build_route(struct route *r, const struct hub_cfg_route *c,
 	r->has_template = c->template != NULL;
 	if (c->template && parse_template(r, c->template, err, errlen) != HUB_OK)
 		return HUB_EINVAL;
+	if (r->adapter->options) {
+		if (hub_adapter_options_bind(r->adapter, c->options, &r->opts, err, errlen) != HUB_OK)
+			return HUB_EINVAL;
+		return r->adapter->init_options(r->opts, schemas, &r->state, err, errlen);
+	}
 	if (r->adapter->init_with_schemas)
 		return r->adapter->init_with_schemas(c->options, schemas, &r->state, err, errlen);
 	if (r->adapter->init)
@@ -231,6 +237,8 @@ void hub_pipeline_free(struct hub_pipeline *p)
 		struct route *r = &p->routes[i];
 		if (r->state && r->adapter->free_state)
 			r->adapter->free_state(r->state);
+		if (r->opts)
+			hub_adapter_options_free(r->adapter, r->opts);
 		for (size_t l = 0; l < r->nlevels; l++)
 			free(r->levels[l]);
 		free(r->filter);

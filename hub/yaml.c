@@ -34,8 +34,12 @@ int hub_yaml_fail(struct hub_yaml_ctx *c, int line, const char *path, const char
 	va_end(ap);
 	if (line > 0)
 		snprintf(where, sizeof(where), ":%d", line);
-	snprintf(text, sizeof(text), "%s%s%s%s%s: %s", c->used ? "\n" : "", c->file, where,
-	         path ? ": " : "", path ? path : "", what);
+	if (c->file)
+		snprintf(text, sizeof(text), "%s%s%s%s%s: %s", c->used ? "\n" : "", c->file, where,
+		         path ? ": " : "", path ? path : "", what);
+	else /* a value not read from a file: the caller says where */
+		snprintf(text, sizeof(text), "%s%s: %s", c->used ? "\n" : "", path ? path : "(top)",
+		         what);
 	len = strlen(text);
 	if (c->used && c->used + len >= c->errlen) {
 		c->used = c->errlen; /* whole lines only: write no more */
@@ -494,4 +498,51 @@ int hub_yaml_read_json(const char *path, json_t **out, char *err, size_t errlen)
 bool hub_yaml_key_bindable(const struct hub_yaml_node *map, size_t i)
 {
 	return map->items[i]->kind == HUB_YAML_SCALAR && first_of_key(map, i) == i;
+}
+
+/* A scalar node of text (copied); quoted says it is a string, not a plain scalar. */
+static struct hub_yaml_node *scalar_node(const char *text, int quoted, int line)
+{
+	struct hub_yaml_node *n = node_new(HUB_YAML_SCALAR, line);
+	n->quoted = quoted;
+	n->text = hub_xstrdup(text);
+	return n;
+}
+
+struct hub_yaml_node *hub_yaml_from_json(const json_t *v, int line)
+{
+	char num[64];
+	struct hub_yaml_node *n;
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		n = node_new(HUB_YAML_MAP, line);
+		json_object_foreach((json_t *)v, key, item) {
+			node_push(n, scalar_node(key, 1, line));
+			node_push(n, hub_yaml_from_json(item, line));
+		}
+		return n;
+	case JSON_ARRAY:
+		n = node_new(HUB_YAML_SEQ, line);
+		json_array_foreach(v, i, item)
+			node_push(n, hub_yaml_from_json(item, line));
+		return n;
+	case JSON_STRING:
+		return scalar_node(json_string_value(v), 1, line);
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return scalar_node(num, 0, line);
+	case JSON_REAL:
+		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		return scalar_node(num, 0, line);
+	case JSON_TRUE:
+		return scalar_node("true", 0, line);
+	case JSON_FALSE:
+		return scalar_node("false", 0, line);
+	default:
+		return scalar_node("null", 0, line);
+	}
 }

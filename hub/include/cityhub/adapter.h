@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cityhub/options.h"
 #include "cityhub/record.h"
 #include "cityhub/reject.h"
 
@@ -37,7 +38,26 @@ struct hub_adapter {
 	 * FIWARE names): init with the loaded schemas too, borrowed for the state's lifetime. */
 	int (*init_with_schemas)(const json_t *options, const struct hub_schemas *schemas,
 				 void **state, char *err, size_t errlen);
+	/* Optional, instead of both: the adapter declares the keys of a route's `options:` as a
+	 * table (cityhub/options.h). The config binds `options:` against it when it loads (every
+	 * bad key reported with its file:line), `cityhub --config-doc` lists it, and the pipeline
+	 * calls init_options with a struct of options_size bytes filled from it (defaults
+	 * applied), borrowed for the state's lifetime, and the loaded schemas (borrowed too). */
+	const struct hub_opt_table *options;
+	size_t options_size;
+	int (*init_options)(const void *opts, const struct hub_schemas *schemas, void **state,
+			    char *err, size_t errlen);
 };
+
+/* Binds options (a JSON object, or NULL for none) against a's table into a new struct
+ * (*opts; free it with hub_adapter_options_free). HUB_EINVAL with "options.<key>: what" lines
+ * in err. For a route that does not come from a file (fixtures, fuzzing); hub_config_load
+ * binds the file's own nodes, with their lines. */
+int hub_adapter_options_bind(const struct hub_adapter *a, const json_t *options, void **opts,
+			     char *err, size_t errlen);
+
+/* Frees a struct from hub_adapter_options_bind; NULL is a no-op. */
+void hub_adapter_options_free(const struct hub_adapter *a, void *opts);
 
 /* Parses msg's payload as one JSON document into *root (the caller decrefs it), with
  * JSON_REJECT_DUPLICATES plus flags. A payload with a NUL byte is refused too (jansson 2.14

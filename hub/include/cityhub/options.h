@@ -116,8 +116,8 @@ struct hub_opt_list {
 	size_t size, line_off;
 	/* Optional: checks across keys of item i (items 0..i-1 are bound), run only when every key
 	 * of the item is good; path names the item. */
-	int (*check)(struct hub_yaml_ctx *c, const void *arr, size_t i, const char *path,
-		     const int *lines);
+	int (*check)(struct hub_yaml_ctx *c, const struct hub_yaml_node *item, const void *arr,
+		     size_t i, const char *path, const int *lines);
 	size_t min_items;    /* fewer items is an error ... */
 	const char *too_few; /* ... with this message */
 };
@@ -126,6 +126,16 @@ struct hub_opt_list {
  * hub_options_free, then the array), every item even after a bad one. */
 int hub_options_bind_list(struct hub_yaml_ctx *c, const struct hub_opt_list *ls,
 			  const struct hub_yaml_node *seq, void **out, size_t *n);
+
+/* Binds a whole mapping into base, which holds size zeroed bytes: the defaults of t, then map
+ * (NULL or null: nothing more), then the check of required rows; line is where the mapping
+ * stands (for a missing key). Every error goes to c. On failure base may hold values: free them
+ * with hub_options_free. */
+int hub_options_bind_all(struct hub_yaml_ctx *c, const struct hub_yaml_node *map,
+			 const struct hub_opt_table *t, const char *path, void *base, int line);
+
+/* Finds the value of key name in mapping map (the first one), or NULL. */
+const struct hub_yaml_node *hub_options_get(const struct hub_yaml_node *map, const char *name);
 
 /* Writes v the way the reference shows it for type: 1GiB, 30s, 2m, 1000. */
 void hub_options_format(enum hub_opt_type type, int64_t v, char *buf, size_t len);

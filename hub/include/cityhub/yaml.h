@@ -25,7 +25,8 @@ struct hub_yaml_node {
 	size_t n, cap;
 };
 
-/* Where errors go. Set file, err and errlen (err may be NULL to only count); zero the rest. */
+/* Where errors go. Set file, err and errlen (err may be NULL to only count); zero the rest.
+ * file NULL: lines are "path: what" (for values that do not come from a file). */
 struct hub_yaml_ctx {
 	const char *file;
 	char *err;
@@ -59,6 +60,11 @@ void hub_yaml_free(struct hub_yaml_node *n);
  * messages. HUB_EINVAL with the error in c. */
 int hub_yaml_to_json(struct hub_yaml_ctx *c, const struct hub_yaml_node *n, const char *path,
 		     json_t **out);
+
+/* Builds the node tree of JSON value v, every node on line (for values that come from JSON, e.g.
+ * a fixture's route): strings are quoted scalars, numbers, booleans and null plain ones, so
+ * binding them follows the same rules as a file. The caller frees it with hub_yaml_free. */
+struct hub_yaml_node *hub_yaml_from_json(const json_t *v, int line);
 
 /* Reads a whole YAML file into a new JSON value; an empty file is an error.
  * HUB_EINVAL with "file:line: ..." lines in err. */
