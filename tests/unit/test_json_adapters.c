@@ -152,7 +152,7 @@ static void test_jsonmap_refused(void **unused)
 	(void)unused;
 	refused("jsonmap", "{}", "options.fields: jsonmap needs at least one field");
 	refused("jsonmap", "{\"fields\": {}}", "options.fields: jsonmap needs at least one field");
-	refused("jsonmap", "{\"fields\": [1]}", "options.fields: must map");
+	refused("jsonmap", "{\"fields\": [1]}", "options.fields: expected a mapping");
 	refused("jsonmap", "{\"fields\": {\"pm25\": 3}}", "options.fields.pm25: must be a path");
 	refused("jsonmap", "{\"fields\": {\"pm25\": {\"unit\": \"GQ\"}}}",
 	        "options.fields.pm25.path: is required");
@@ -189,7 +189,7 @@ static void test_jsonmap_refused(void **unused)
 	        "\"unit\": \"m\"}}}",
 	        "options.tags.site.unit: unknown key");
 	refused("jsonmap", "{\"fields\": {\"a\": \"x\"}, \"sensor\": \"id\"}",
-	        "options.sensor: unknown option");
+	        "options.sensor: unknown key");
 }
 
 static void test_jsonmap_paths(void **unused)
