@@ -44,13 +44,13 @@ int hub_adapter_options_bind(const struct hub_adapter *a, const json_t *options,
 			     char *err, size_t errlen)
 {
 	struct hub_yaml_ctx c = {.err = err, .errlen = errlen};
-	struct hub_yaml_node *map = options ? hub_yaml_from_json(options, 0) : NULL;
+	struct hub_yaml_node *map = options ? hub_yaml_from_json(options, 1) : NULL;
 	void *base = hub_xcalloc(1, a->options_size);
 	int rc;
 
 	if (err && errlen)
 		err[0] = '\0';
-	rc = hub_options_bind_all(&c, map, a->options, "options", base, 0);
+	rc = hub_options_bind_all(&c, map, a->options, "options", base, 1);
 	hub_yaml_free(map);
 	if (rc != HUB_OK) {
 		hub_adapter_options_free(a, base);

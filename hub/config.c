@@ -400,7 +400,8 @@ static const struct hub_opt route_keys[] = {
 	 .doc = "Topic template naming levels as `{kind}`, `{sensor_id}` or a tag name, e.g. "
 	        "`city/{kind}/{district}/{sensor_id}`."},
 	{.path = "options", .type = HUB_OPT_MAP, .at = ROUTE(options),
-	 .doc = "Adapter options: any mapping, handed to the adapter as a JSON object."},
+	 .doc = "Adapter options: the keys of the adapter's own table (`routes[].options` of "
+	        "each adapter, below)."},
 	{.path = "kinds", .type = HUB_OPT_MAP, .at = ROUTE(kinds),
 	 .doc = "Maps a kind to the fields that go to a record of that kind, e.g. `{device: "
 	        "[battery_v]}`: one message then yields records of several kinds "
@@ -654,7 +655,9 @@ static int check_route(struct hub_yaml_ctx *c, const struct hub_yaml_node *item,
 		return HUB_OK;
 	hub_yaml_child_path(kp, path, "options");
 	base = hub_xcalloc(1, a->options_size);
-	rc = hub_options_bind_all(c, opts, a->options, kp, base, opts ? opts->line : r->line);
+	/* a missing key is reported on the line of `options:` (the value may start below it) */
+	rc = hub_options_bind_all(c, opts, a->options, kp, base,
+				  opts ? hub_options_get_key_line(item, "options") : r->line);
 	hub_options_free(a->options, base);
 	free(base);
 	return rc;

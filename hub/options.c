@@ -608,3 +608,13 @@ const struct hub_yaml_node *hub_options_get(const struct hub_yaml_node *map, con
 			return map->items[i + 1];
 	return NULL;
 }
+
+int hub_options_get_key_line(const struct hub_yaml_node *map, const char *name)
+{
+	if (!map || map->kind != HUB_YAML_MAP)
+		return 0;
+	for (size_t i = 0; i < map->n; i += 2)
+		if (map->items[i]->kind == HUB_YAML_SCALAR && strcmp(map->items[i]->text, name) == 0)
+			return map->items[i]->line;
+	return 0;
+}

@@ -170,12 +170,12 @@ static int build_route(struct route *r, const struct hub_cfg_route *c,
 	if (r->adapter->options) {
 		if (hub_adapter_options_bind(r->adapter, c->options, &r->opts, err, errlen) != HUB_OK)
 			return HUB_EINVAL;
-		return r->adapter->init_options(r->opts, schemas, &r->state, err, errlen);
+		if (!r->adapter->init) {
+			r->state = r->opts;
+			return HUB_OK;
+		}
+		return r->adapter->init(r->opts, schemas, &r->state, err, errlen);
 	}
-	if (r->adapter->init_with_schemas)
-		return r->adapter->init_with_schemas(c->options, schemas, &r->state, err, errlen);
-	if (r->adapter->init)
-		return r->adapter->init(c->options, &r->state, err, errlen);
 	if (c->options && json_object_size(c->options) > 0) {
 		snprintf(err, errlen, "options: adapter %s takes no options", c->adapter);
 		return HUB_EINVAL;
@@ -235,7 +235,7 @@ void hub_pipeline_free(struct hub_pipeline *p)
 		return;
 	for (size_t i = 0; i < p->nroutes; i++) {
 		struct route *r = &p->routes[i];
-		if (r->state && r->adapter->free_state)
+		if (r->state && r->state != r->opts && r->adapter->free_state)
 			r->adapter->free_state(r->state);
 		if (r->opts)
 			hub_adapter_options_free(r->adapter, r->opts);

@@ -704,7 +704,7 @@ const struct hub_adapter hub_adapter_jsonmap = {
     .doc = "generic JSON: route options map paths to sensor id, time, kind, tags and fields",
     .options = &options,
     .options_size = sizeof(struct jsonmap_options),
-    .init_options = init,
+    .init = init,
     .free_state = free_state,
     .decode = decode,
 };

@@ -581,7 +581,7 @@ const struct hub_adapter hub_adapter_ngsi = {
     .doc = "FIWARE NGSI-v2 / NGSI-LD entities and notifications (Smart Data Models)",
     .options = &options,
     .options_size = sizeof(struct ngsi_options),
-    .init_options = init,
+    .init = init,
     .free_state = free_state,
     .decode = decode,
 };

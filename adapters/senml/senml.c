@@ -554,6 +554,6 @@ const struct hub_adapter hub_adapter_senml = {
     .doc = "SenML JSON (RFC 8428) packs",
     .options = &options,
     .options_size = sizeof(struct senml_state),
-    .init_options = init,
+    .init = init,
     .decode = decode,
 };

@@ -19,7 +19,7 @@ static int try_init(const char *name, const char *opts, char *err, size_t errlen
 {
 	const struct hub_adapter *a = hub_adapter_find(name);
 	assert_non_null(a);
-	assert_true(a->init || a->init_with_schemas || a->init_options);
+	assert_non_null(a->options);
 	json_error_t jerr;
 	json_t *o = json_loads(opts, 0, &jerr);
 	assert_non_null(o);
@@ -29,13 +29,10 @@ static int try_init(const char *name, const char *opts, char *err, size_t errlen
 	assert_non_null(schemas);
 	void *bound = NULL;
 	int rc;
-	if (a->options) /* as the pipeline does: the table first, then init on the filled struct */
-		rc = hub_adapter_options_bind(a, o, &bound, err, errlen) == HUB_OK
-		         ? a->init_options(bound, schemas, &state, err, errlen)
-		         : HUB_EINVAL;
-	else
-		rc = a->init_with_schemas ? a->init_with_schemas(o, schemas, &state, err, errlen)
-		                          : a->init(o, &state, err, errlen);
+	/* as the pipeline does: the table first, then init on the filled struct */
+	rc = hub_adapter_options_bind(a, o, &bound, err, errlen) == HUB_OK
+	         ? a->init(bound, schemas, &state, err, errlen)
+	         : HUB_EINVAL;
 	if (rc == HUB_OK) {
 		assert_non_null(state);
 		if (a->free_state)

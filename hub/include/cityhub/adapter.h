@@ -25,28 +25,23 @@ struct hub_msg {
 struct hub_adapter {
 	const char *name; /* as written in a route's `adapter:` */
 	const char *doc;  /* one line for --list-adapters */
-	/* Optional. Reads the route's `options:` (a JSON object, possibly empty, borrowed) and
-	 * builds the adapter's per-route state, freed with free_state. On a bad option returns
-	 * HUB_EINVAL with a message in err. NULL = the adapter takes no options. */
-	int (*init)(const json_t *options, void **state, char *err, size_t errlen);
-	void (*free_state)(void *state);
+	/* Optional: the keys of a route's `options:`, one row each (cityhub/options.h); NULL =
+	 * the adapter takes no options. The config binds `options:` against it when it loads
+	 * (every bad key reported with its file:line) and `cityhub --config-doc` lists it. */
+	const struct hub_opt_table *options;
+	size_t options_size; /* bytes of the struct the table fills */
+	/* Optional, with options: builds the route's state from opts, the struct filled from the
+	 * table (defaults applied; borrowed: the pipeline keeps it as long as the state), and the
+	 * loaded schemas (borrowed too, for facts about the kinds such as FIWARE names). On a bad
+	 * option (a check the table cannot make) returns HUB_EINVAL with a message in err.
+	 * NULL: the state is opts itself. */
+	int (*init)(const void *opts, const struct hub_schemas *schemas, void **state, char *err,
+		    size_t errlen);
+	void (*free_state)(void *state); /* NULL: nothing to free beyond opts */
 	/* Decodes one message into out (appending records). On rejection returns HUB_EREJECT
 	 * with rej filled; records already appended are then discarded by the caller. */
 	int (*decode)(const struct hub_msg *msg, const void *state, struct hub_recset *out,
 		      struct hub_reject *rej);
-	/* Optional, instead of init, for an adapter that reads facts about the kinds (their
-	 * FIWARE names): init with the loaded schemas too, borrowed for the state's lifetime. */
-	int (*init_with_schemas)(const json_t *options, const struct hub_schemas *schemas,
-				 void **state, char *err, size_t errlen);
-	/* Optional, instead of both: the adapter declares the keys of a route's `options:` as a
-	 * table (cityhub/options.h). The config binds `options:` against it when it loads (every
-	 * bad key reported with its file:line), `cityhub --config-doc` lists it, and the pipeline
-	 * calls init_options with a struct of options_size bytes filled from it (defaults
-	 * applied), borrowed for the state's lifetime, and the loaded schemas (borrowed too). */
-	const struct hub_opt_table *options;
-	size_t options_size;
-	int (*init_options)(const void *opts, const struct hub_schemas *schemas, void **state,
-			    char *err, size_t errlen);
 };
 
 /* Binds options (a JSON object, or NULL for none) against a's table into a new struct

@@ -137,6 +137,9 @@ int hub_options_bind_all(struct hub_yaml_ctx *c, const struct hub_yaml_node *map
 /* Finds the value of key name in mapping map (the first one), or NULL. */
 const struct hub_yaml_node *hub_options_get(const struct hub_yaml_node *map, const char *name);
 
+/* The line of key name in mapping map (the first one), or 0. */
+int hub_options_get_key_line(const struct hub_yaml_node *map, const char *name);
+
 /* Writes v the way the reference shows it for type: 1GiB, 30s, 2m, 1000. */
 void hub_options_format(enum hub_opt_type type, int64_t v, char *buf, size_t len);
 
