@@ -7,7 +7,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,13 +239,14 @@ static const char *const stats[] = {"mean", "max", "min", NULL};
 static const char *const notifier_types[] = {"alertmanager", "mqtt", "webhook", NULL};
 static const char *const unknown_names[] = {"reject", "drop", "keep", NULL};
 
-#define KIB INT64_C(1024)
-#define MIB (KIB * 1024)
-#define GIB (MIB * 1024)
-#define TIB (GIB * 1024)
-#define SEC INT64_C(1000)
-#define MIN (SEC * 60)
-#define HOUR (MIN * 60)
+/* Short names of the engine's units, for the rows' ranges. */
+#define KIB HUB_KIB
+#define MIB HUB_MIB
+#define GIB HUB_GIB
+#define TIB HUB_TIB
+#define SEC HUB_SEC
+#define MIN HUB_MIN
+#define HOUR HUB_HOUR
 
 #define AT(type, member) HUB_OPT_AT(type, member)
 #define CFG(member) AT(struct hub_config, member)
@@ -254,7 +254,7 @@ static const char *const unknown_names[] = {"reject", "drop", "keep", NULL};
 #define SINK(member) AT(struct hub_cfg_sink, member)
 #define RULE(member) AT(struct hub_cfg_rule, member)
 #define NOTIFIER(member) AT(struct hub_cfg_notifier, member)
-#define DAY (HOUR * 24)
+#define DAY HUB_DAY
 
 static const struct hub_opt main_keys[] = {
 	{.path = "mqtt.url", .type = HUB_OPT_STRING, .at = CFG(mqtt.url),
