@@ -16,6 +16,7 @@ struct route {
 	char *filter;
 	const struct hub_adapter *adapter;
 	void *state;
+	void *opts; /* the route's options bound with the adapter's table (owned), or NULL */
 	char *kind;
 	char *levels[MAX_LEVELS]; /* template levels; NULL = no template */
 	size_t nlevels;
@@ -166,10 +167,15 @@ static int build_route(struct route *r, const struct hub_cfg_route *c,
 	r->has_template = c->template != NULL;
 	if (c->template && parse_template(r, c->template, err, errlen) != HUB_OK)
 		return HUB_EINVAL;
-	if (r->adapter->init_with_schemas)
-		return r->adapter->init_with_schemas(c->options, schemas, &r->state, err, errlen);
-	if (r->adapter->init)
-		return r->adapter->init(c->options, &r->state, err, errlen);
+	if (r->adapter->options) {
+		if (hub_adapter_options_bind(r->adapter, c->options, &r->opts, err, errlen) != HUB_OK)
+			return HUB_EINVAL;
+		if (!r->adapter->init) {
+			r->state = r->opts;
+			return HUB_OK;
+		}
+		return r->adapter->init(r->opts, schemas, &r->state, err, errlen);
+	}
 	if (c->options && json_object_size(c->options) > 0) {
 		snprintf(err, errlen, "options: adapter %s takes no options", c->adapter);
 		return HUB_EINVAL;
@@ -229,8 +235,10 @@ void hub_pipeline_free(struct hub_pipeline *p)
 		return;
 	for (size_t i = 0; i < p->nroutes; i++) {
 		struct route *r = &p->routes[i];
-		if (r->state && r->adapter->free_state)
+		if (r->state && r->state != r->opts && r->adapter->free_state)
 			r->adapter->free_state(r->state);
+		if (r->opts)
+			hub_adapter_options_free(r->adapter, r->opts);
 		for (size_t l = 0; l < r->nlevels; l++)
 			free(r->levels[l]);
 		free(r->filter);

@@ -2,12 +2,14 @@
 
 #include "buf.h"
 #include "cityhub/error.h"
+#include "cityhub/yaml.h"
 #include "decode.h"
 #include "prng.h"
-#include "yamltree.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -635,6 +637,45 @@ static int scenario_check(struct sim_decoder *d, struct sim_scenario *sc)
 	return rc ? rc : check_outages(d, sc);
 }
 
+/* Merges overlay into base: objects merge key by key, recursively; anything else replaces. */
+static void json_merge(json_t *base, json_t *overlay)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(overlay, key, v)
+	{
+		json_t *cur = json_object_get(base, key);
+		if (json_is_object(cur) && json_is_object(v))
+			json_merge(cur, v);
+		else
+			json_object_set(base, key, v);
+	}
+}
+
+/* Reads the scenario file at path with the hub's YAML reader (cityhub/yaml.h) into *out (an
+ * empty file is an empty mapping). HUB_EIO when it cannot be opened, HUB_EPARSE with
+ * "file:line: ..." in err when it is not YAML the reader accepts. */
+static int read_scenario(const char *path, json_t **out, char *err, size_t errlen)
+{
+	struct hub_yaml_ctx c = {.file = path, .err = err, .errlen = errlen};
+	struct hub_yaml_node *root = NULL;
+	FILE *fp = fopen(path, "rb");
+	int rc;
+
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return HUB_EIO;
+	}
+	fclose(fp);
+	rc = hub_yaml_read_file(&c, path, &root);
+	if (rc == HUB_OK)
+		rc = root ? hub_yaml_to_json(&c, root, "", out) : HUB_OK;
+	if (rc == HUB_OK && !root)
+		*out = json_object();
+	hub_yaml_free(root);
+	return rc == HUB_OK ? HUB_OK : HUB_EPARSE;
+}
+
 /* Detaches the `scenarios:` mapping from root and merges the chosen overlay into root. */
 static int apply_overlay(json_t *root, const char *overlay, char *err, size_t errlen)
 {
@@ -647,7 +688,7 @@ static int apply_overlay(json_t *root, const char *overlay, char *err, size_t er
 			snprintf(err, errlen, "no scenario \"%s\" (see --list-scenarios)", overlay);
 			rc = HUB_ENOENT;
 		} else {
-			sim_json_merge(root, ov);
+			json_merge(root, ov);
 			if (!json_object_get(ov, "name"))
 				json_object_set_new(root, "name", json_string(overlay));
 		}
@@ -660,7 +701,7 @@ int sim_scenario_load(const char *path, const char *overlay, struct sim_scenario
                       size_t errlen)
 {
 	json_t *root = NULL;
-	int rc = sim_yaml_load(path, &root, err, errlen);
+	int rc = read_scenario(path, &root, err, errlen);
 	if (rc)
 		return rc;
 	struct sim_scenario *sc = hub_xcalloc(1, sizeof(*sc));
@@ -685,7 +726,7 @@ int sim_scenario_list(const char *path, FILE *out, char *err, size_t errlen)
 	json_t *root = NULL;
 	const char *name;
 	json_t *ov;
-	int rc = sim_yaml_load(path, &root, err, errlen);
+	int rc = read_scenario(path, &root, err, errlen);
 	if (rc)
 		return rc;
 	json_object_foreach(json_object_get(root, "scenarios"), name, ov)

@@ -30,14 +30,18 @@ static const struct hub_lorawan_dialect chirpstack = {
     .time = read_time,
 };
 
-static int init(const json_t *options, void **state, char *err, size_t errlen)
+static int init(const void *opts, const struct hub_schemas *schemas, void **state, char *err,
+                size_t errlen)
 {
-	return hub_lorawan_init(&chirpstack, options, state, err, errlen);
+	(void)schemas;
+	return hub_lorawan_init(&chirpstack, opts, state, err, errlen);
 }
 
 const struct hub_adapter hub_adapter_chirpstack = {
     .name = "chirpstack",
     .doc = "ChirpStack v4 event/up: object or data (Cayenne LPP), plus a link record",
+    .options = &hub_lorawan_options,
+    .options_size = sizeof(struct hub_lorawan_options),
     .init = init,
     .free_state = hub_lorawan_opts_free,
     .decode = hub_lorawan_decode,

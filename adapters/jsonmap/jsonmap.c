@@ -324,39 +324,14 @@ static int parse_kind(json_t *v, struct jsonmap_state *st, struct opterr *e)
 	return parse_spec("kind", v, &st->kind, "path required", 1, st, e);
 }
 
-static int parse_records(json_t *v, struct jsonmap_state *st, struct opterr *e)
+static int parse_records_text(const char *s, struct jsonmap_state *st, struct opterr *e)
 {
-	const char *s = json_string_value(v);
 	st->has_records = 1;
 	if (!s || parse_path(s, 1, &st->records) != 0 || st->records.n == 0 ||
 	    st->records.steps[st->records.n - 1].key ||
 	    st->records.steps[st->records.n - 1].index != LLONG_MIN)
 		return fail(e, "options.records: must be a path ending in [*], e.g. data[*]");
 	return HUB_OK;
-}
-
-static int parse_option(const char *key, json_t *v, struct jsonmap_state *st, struct opterr *e)
-{
-	if (strcmp(key, "records") == 0)
-		return parse_records(v, st, e);
-	if (strcmp(key, "sensor_id") == 0)
-		return parse_spec("sensor_id", v, &st->sensor, "path required", 1, st, e);
-	if (strcmp(key, "time") == 0) {
-		if (!json_is_object(v) || !json_object_get(v, "format"))
-			return fail(e, "options.time: must be {path, format[, required]}");
-		return parse_spec("time", v, &st->time, "path format required", 1, st, e);
-	}
-	if (strcmp(key, "kind") == 0)
-		return parse_kind(v, st, e);
-	if (strcmp(key, "tags") == 0)
-		return parse_named("tags", v, &st->tags, &st->ntags, "path required", st, e);
-	if (strcmp(key, "fields") == 0)
-		return parse_named("fields", v, &st->fields, &st->nfields,
-		                   "path unit type required", st, e);
-	return fail(e,
-	            "options.%.64s: unknown option (jsonmap takes records, sensor_id, time, "
-	            "kind, tags, fields)",
-	            key);
 }
 
 static void spec_free(struct spec *sp)
@@ -386,18 +361,65 @@ static void free_state(void *state)
 	free(st);
 }
 
-static int init(const json_t *options, void **state, char *err, size_t errlen)
+/* The route's options as the option engine fills them from the table below; the values that
+ * are a path or a mapping are read into the state by init. */
+struct jsonmap_options {
+	char *records;
+	json_t *sensor_id, *time, *kind; /* NULL = not given */
+	json_t *tags, *fields;           /* objects, empty when not given */
+};
+
+#define OPT(member) HUB_OPT_AT(struct jsonmap_options, member)
+static const struct hub_opt option_rows[] = {
+	{.path = "records", .type = HUB_OPT_STRING, .at = OPT(records), .flags = HUB_OPT_NULLABLE,
+	 .doc = "Path of the array whose items are the records, ending in `[*]` (e.g. "
+	        "`data.readings[*]`); none = the document is one record."},
+	{.path = "sensor_id", .type = HUB_OPT_JSON, .at = OPT(sensor_id),
+	 .doc = "Path of the sensor id, or `{path, required}`; none = the topic's `{sensor_id}`."},
+	{.path = "time", .type = HUB_OPT_JSON, .at = OPT(time),
+	 .doc = "`{path, format, required}`, format `rfc3339`, `unix_s`, `unix_ms`, `unix_us` or "
+	        "`unix_ns`; none = the receive time."},
+	{.path = "kind", .type = HUB_OPT_JSON, .at = OPT(kind),
+	 .doc = "A kind name, or `{path, map, required}` reading it from the record (map: value "
+	        "-> kind)."},
+	{.path = "tags", .type = HUB_OPT_MAP, .at = OPT(tags),
+	 .doc = "Tag name -> path, or `{path, required}`."},
+	{.path = "fields", .type = HUB_OPT_MAP, .at = OPT(fields),
+	 .doc = "Field name -> path, or `{path, unit, type, required}`; at least one."},
+};
+static const struct hub_opt_table options = HUB_OPT_TABLE(option_rows);
+
+/* Reads the options that are paths or mappings, in the table's order. */
+static int read_options(const struct jsonmap_options *o, struct jsonmap_state *st,
+                        struct opterr *e)
+{
+	int rc = HUB_OK;
+	if (o->records)
+		rc = parse_records_text(o->records, st, e);
+	if (rc == HUB_OK && o->sensor_id)
+		rc = parse_spec("sensor_id", o->sensor_id, &st->sensor, "path required", 1, st, e);
+	if (rc == HUB_OK && o->time) {
+		if (!json_is_object(o->time) || !json_object_get(o->time, "format"))
+			return fail(e, "options.time: must be {path, format[, required]}");
+		rc = parse_spec("time", o->time, &st->time, "path format required", 1, st, e);
+	}
+	if (rc == HUB_OK && o->kind)
+		rc = parse_kind(o->kind, st, e);
+	if (rc == HUB_OK && json_object_size(o->tags))
+		rc = parse_named("tags", o->tags, &st->tags, &st->ntags, "path required", st, e);
+	if (rc == HUB_OK)
+		rc = parse_named("fields", o->fields, &st->fields, &st->nfields,
+		                 "path unit type required", st, e);
+	return rc;
+}
+
+static int init(const void *opts, const struct hub_schemas *schemas, void **state, char *err,
+                size_t errlen)
 {
 	struct jsonmap_state *st = hub_xcalloc(1, sizeof(*st));
 	struct opterr e = {err, errlen};
-	const char *key;
-	json_t *v;
-	int rc = json_is_object(options) ? HUB_OK : fail(&e, "options: must be a mapping");
-	json_object_foreach((json_t *)options, key, v)
-	{
-		if (rc == HUB_OK)
-			rc = parse_option(key, v, st, &e);
-	}
+	(void)schemas;
+	int rc = read_options(opts, st, &e);
 	if (rc == HUB_OK && st->nfields == 0)
 		rc = fail(&e, "options.fields: jsonmap needs at least one field");
 	if (rc != HUB_OK) {
@@ -680,6 +702,8 @@ static int decode(const struct hub_msg *msg, const void *state, struct hub_recse
 const struct hub_adapter hub_adapter_jsonmap = {
     .name = "jsonmap",
     .doc = "generic JSON: route options map paths to sensor id, time, kind, tags and fields",
+    .options = &options,
+    .options_size = sizeof(struct jsonmap_options),
     .init = init,
     .free_state = free_state,
     .decode = decode,

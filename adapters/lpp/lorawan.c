@@ -52,18 +52,49 @@ struct link_meta {
 	json_int_t f_cnt, f_port, sf;
 };
 
-static const char *const lorawan_option_keys[] = {"kind",        "channels", "unmapped",  "fields",
-                                                  "payload",     "link",     "sensor_id", "ports",
-                                                  "device_tags", NULL};
 /* Device tags taken when the route does not say (every kind allows them, link included). */
 static const char *const default_device_tags[] = {"district", "site", NULL};
 /* Device tag (or attribute) keys read as the position fields lat and lon, never as tags. */
 static const char *const lat_keys[] = {"lat", "latitude", NULL};
 static const char *const lon_keys[] = {"lon", "lng", "longitude", NULL};
-/* What a `ports` entry may set; the rest (link, sensor_id) is the route's. */
-static const char *const port_option_keys[] = {"kind",   "channels", "unmapped",
-                                               "fields", "payload",  NULL};
 static const char *const sources[] = {"auto", "decoded", "lpp", NULL};
+
+#define OPT(member) HUB_OPT_AT(struct hub_lorawan_options, member)
+/* The rows a `ports` entry may set; the route table repeats them (same places, same rules). */
+#define PORT_ROWS                                                                                  \
+	{.path = "kind", .type = HUB_OPT_STRING, .at = OPT(kind), .min = 1,                        \
+	 .doc = "Kind of the reading; none = the topic's `{kind}` or the route's `kind:`."},       \
+	    {.path = "channels", .type = HUB_OPT_JSON, .at = OPT(channels),                        \
+	     .doc = "LPP frames: channel number -> field name, `{field, unit}`, "                  \
+	            "`{fields: [...], unit}` or null (dropped)."},                                 \
+	    {.path = "unmapped", .type = HUB_OPT_ENUM, .at = OPT(unmapped), .def = "reject",       \
+	     .names = hub_lpp_unmapped_names,                                                      \
+	     .doc = "A channel or decoded key not mapped: reject the message, or skip it."},       \
+	    {.path = "fields", .type = HUB_OPT_JSON, .at = OPT(fields),                            \
+	     .doc = "Decoded objects: key path (`a.b`) -> field name, `{field, unit}`, `{unit}` "  \
+	            "or null (dropped)."},                                                         \
+	    {.path = "payload", .type = HUB_OPT_ENUM, .at = OPT(payload), .def = "auto",           \
+	     .names = sources,                                                                     \
+	     .doc = "Read the decoded object, the LPP frame, or (auto) the decoded object when "   \
+	            "there is one."}
+
+static const struct hub_opt port_rows[] = {PORT_ROWS};
+static const struct hub_opt_table port_table = HUB_OPT_TABLE(port_rows);
+
+static const struct hub_opt route_rows[] = {
+	PORT_ROWS,
+	{.path = "link", .type = HUB_OPT_BOOL, .at = OPT(link), .def = "true",
+	 .doc = "Also write the uplink's radio metadata as a `link` record."},
+	{.path = "sensor_id", .type = HUB_OPT_STRING, .at = OPT(sensor_id), .min = 1,
+	 .doc = "The sensor id: the device's name (ttn `device_id`, chirpstack `device_name`, the "
+	        "default) or `dev_eui`."},
+	{.path = "device_tags", .type = HUB_OPT_JSON, .at = OPT(device_tags),
+	 .doc = "Device tags taken as record tags (at most 16); none = `[district, site]`."},
+	{.path = "ports", .type = HUB_OPT_JSON, .at = OPT(ports),
+	 .doc = "FPort (1..223) -> `{kind, channels, unmapped, fields, payload}`; what a port "
+	        "leaves out is the route's. An FPort not listed is rejected."},
+};
+const struct hub_opt_table hub_lorawan_options = HUB_OPT_TABLE(route_rows);
 
 /* Returns the index of s in the NULL-terminated list, or -1. */
 static int lookup(const char *const *list, const char *s)
@@ -145,32 +176,15 @@ static int parse_fields(const json_t *fields, struct hub_lorawan_opts *o, char *
 	return HUB_OK;
 }
 
-/* kind, payload, link and sensor_id. */
-static int parse_scalars(const json_t *options, const char *const *choices,
+/* kind, payload, link and sensor_id, which the table has checked but for the dialect's
+ * sensor_id choices. */
+static int parse_scalars(const struct hub_lorawan_options *lo, const char *const *choices,
                          struct hub_lorawan_opts *o, char *err, size_t errlen)
 {
-	const json_t *kind = json_object_get(options, "kind"),
-	             *link = json_object_get(options, "link");
-	const json_t *src = json_object_get(options, "payload");
-	const json_t *sid = json_object_get(options, "sensor_id");
-	o->link = 1;
-	if (kind && (!json_is_string(kind) || json_string_length(kind) == 0)) {
-		snprintf(err, errlen, "options.kind must be a kind name");
-		return HUB_EINVAL;
-	}
-	o->kind = kind ? hub_xstrdup(json_string_value(kind)) : NULL;
-	if (link && !json_is_boolean(link)) {
-		snprintf(err, errlen, "options.link must be true or false");
-		return HUB_EINVAL;
-	}
-	o->link = !link || json_is_true(link);
-	int i = src ? lookup(sources, json_string_value(src)) : 0;
-	if (i < 0) {
-		snprintf(err, errlen, "options.payload must be auto, decoded or lpp");
-		return HUB_EINVAL;
-	}
-	o->source = (enum source)i;
-	o->sensor_choice = sid ? lookup(choices, json_string_value(sid)) : 0;
+	o->kind = lo->kind ? hub_xstrdup(lo->kind) : NULL;
+	o->link = lo->link;
+	o->source = (enum source)lo->payload;
+	o->sensor_choice = lo->sensor_id ? lookup(choices, lo->sensor_id) : 0;
 	if (o->sensor_choice < 0) {
 		snprintf(err, errlen, "options.sensor_id must be %s or %s", choices[0], choices[1]);
 		return HUB_EINVAL;
@@ -202,26 +216,17 @@ static int parse_device_tags(const json_t *v, struct hub_lorawan_opts *o, char *
 }
 
 /* Everything but `ports`. */
-static struct hub_lorawan_opts *build_opts(const json_t *options, const char *const *choices,
-                                           char *err, size_t errlen)
+static struct hub_lorawan_opts *build_opts(const struct hub_lorawan_options *lo,
+                                           const char *const *choices, char *err, size_t errlen)
 {
 	struct hub_lorawan_opts *o = hub_xcalloc(1, sizeof(*o));
-	const char *key;
-	json_t *v;
-	int rc = HUB_OK;
-	json_object_foreach((json_t *)options, key, v) {
-		if (rc == HUB_OK && lookup(lorawan_option_keys, key) < 0) {
-			snprintf(err, errlen, "options: unknown key %.40s", key);
-			rc = HUB_EINVAL;
-		}
-	}
+	int rc = parse_scalars(lo, choices, o, err, errlen);
 	if (rc == HUB_OK)
-		rc = parse_scalars(options, choices, o, err, errlen);
+		rc = parse_fields(lo->fields, o, err, errlen);
 	if (rc == HUB_OK)
-		rc = parse_fields(json_object_get(options, "fields"), o, err, errlen);
-	if (rc == HUB_OK)
-		rc = parse_device_tags(json_object_get(options, "device_tags"), o, err, errlen);
-	if (rc == HUB_OK && !(o->map = hub_lpp_map_new(options, err, errlen)))
+		rc = parse_device_tags(lo->device_tags, o, err, errlen);
+	if (rc == HUB_OK &&
+	    !(o->map = hub_lpp_map_build(lo->channels, lo->unmapped, err, errlen)))
 		rc = HUB_EINVAL;
 	if (rc != HUB_OK) {
 		hub_lorawan_opts_free(o);
@@ -244,16 +249,38 @@ static int parse_fport(const char *key, unsigned *out)
 	return HUB_OK;
 }
 
+/* Binds one `ports` entry (spec) with the port table; the keys it gives replace the route's
+ * (lo) in *merged, whose values stay borrowed from lo and *port (free *port with the table). */
+static int bind_port(const struct hub_lorawan_options *lo, const char *key, const json_t *spec,
+                     struct hub_lorawan_options *port, struct hub_lorawan_options *merged,
+                     char *err, size_t errlen)
+{
+	struct hub_yaml_ctx c = {.err = err, .errlen = errlen};
+	struct hub_yaml_node *node = hub_yaml_from_json(spec, 1);
+	int lines[HUB_OPT_MAX_KEYS] = {0};
+	char path[64];
+	snprintf(path, sizeof(path), "options.ports.%s", key);
+	int rc = hub_options_bind(&c, node, &port_table, NULL, path, port, lines);
+	hub_yaml_free(node);
+	*merged = *lo;
+	merged->ports = NULL;
+	for (size_t i = 0; i < port_table.n; i++) {
+		const struct hub_opt_at *at = &port_table.keys[i].at;
+		if (lines[i] > 0)
+			memcpy((char *)merged + at->off, (char *)port + at->off, at->width);
+	}
+	return rc;
+}
+
 /* One `ports` entry: the route's options (without `ports`) overridden key by key by spec. */
-static int parse_port(const json_t *options, const char *key, const json_t *spec,
+static int parse_port(const struct hub_lorawan_options *lo, const char *key, const json_t *spec,
                       const char *const *choices, struct hub_lorawan_opts *o, char *err,
                       size_t errlen)
 {
+	struct hub_lorawan_options port = {0}, merged;
 	char msg[200] = "";
-	const char *k;
-	json_t *v;
-	unsigned port;
-	if (parse_fport(key, &port) != HUB_OK) {
+	unsigned fport;
+	if (parse_fport(key, &fport) != HUB_OK) {
 		snprintf(err, errlen, "options.ports.%.40s: not an FPort (1..%d, no leading zero)",
 		         key, MAX_FPORT);
 		return HUB_EINVAL;
@@ -263,53 +290,45 @@ static int parse_port(const json_t *options, const char *key, const json_t *spec
 		         key);
 		return HUB_EINVAL;
 	}
-	json_object_foreach((json_t *)spec, k, v) {
-		if (lookup(port_option_keys, k) < 0) {
-			snprintf(err, errlen,
-			         "options.ports.%s.%.40s: unknown key (a port takes kind, "
-			         "channels, unmapped, fields, payload)",
-			         key, k);
-			return HUB_EINVAL;
-		}
+	int rc = bind_port(lo, key, spec, &port, &merged, err, errlen);
+	if (rc == HUB_OK) {
+		o->ports[fport] = build_opts(&merged, choices, msg, sizeof(msg));
+		rc = o->ports[fport] ? HUB_OK : HUB_EINVAL;
 	}
-	json_t *merged = json_copy((json_t *)options);
-	json_object_del(merged, "ports");
-	json_object_update(merged, (json_t *)spec);
-	o->ports[port] = build_opts(merged, choices, msg, sizeof(msg));
-	json_decref(merged);
-	if (o->ports[port])
-		return HUB_OK;
+	hub_options_free(&port_table, &port);
+	if (rc == HUB_OK || !msg[0])
+		return rc;
 	/* msg names options.<key>...: say which port it belongs to. */
 	const char *rest = strncmp(msg, "options.", 8) == 0 ? msg + 8 : msg;
 	snprintf(err, errlen, "options.ports.%s.%.180s", key, rest);
 	return HUB_EINVAL;
 }
 
-static int parse_ports(const json_t *options, const char *const *choices,
+static int parse_ports(const struct hub_lorawan_options *lo, const char *const *choices,
                        struct hub_lorawan_opts *o, char *err, size_t errlen)
 {
-	const json_t *ports = json_object_get(options, "ports");
 	const char *key;
 	json_t *spec;
-	if (!ports)
+	if (!lo->ports)
 		return HUB_OK;
-	if (!json_is_object(ports) || json_object_size(ports) == 0) {
+	if (!json_is_object(lo->ports) || json_object_size(lo->ports) == 0) {
 		snprintf(err, errlen, "options.ports must map FPort numbers to port options");
 		return HUB_EINVAL;
 	}
 	o->ports = hub_xcalloc(256, sizeof(*o->ports));
-	json_object_foreach((json_t *)ports, key, spec) {
-		if (parse_port(options, key, spec, choices, o, err, errlen) != HUB_OK)
+	json_object_foreach(lo->ports, key, spec) {
+		if (parse_port(lo, key, spec, choices, o, err, errlen) != HUB_OK)
 			return HUB_EINVAL;
 	}
 	return HUB_OK;
 }
 
-int hub_lorawan_init(const struct hub_lorawan_dialect *d, const json_t *options, void **state,
+int hub_lorawan_init(const struct hub_lorawan_dialect *d, const void *opts, void **state,
                      char *err, size_t errlen)
 {
-	struct hub_lorawan_opts *o = build_opts(options, d->choices, err, errlen);
-	if (o && parse_ports(options, d->choices, o, err, errlen) != HUB_OK) {
+	const struct hub_lorawan_options *lo = opts;
+	struct hub_lorawan_opts *o = build_opts(lo, d->choices, err, errlen);
+	if (o && parse_ports(lo, d->choices, o, err, errlen) != HUB_OK) {
 		hub_lorawan_opts_free(o);
 		o = NULL;
 	}

@@ -43,13 +43,28 @@ struct hub_lorawan_dialect {
 	            struct hub_reject *rej);
 };
 
-/* The adapter init of dialect d: builds the route's options into *state (NULL on error, with a
- * message in err): kind, channels, unmapped, fields, payload (auto | decoded | lpp), link (bool),
- * sensor_id (one of d->choices; the first is the default), device_tags (tag keys taken from the
- * device's tags; default district, site), and ports (FPort 1..223 -> {kind,
- * channels, unmapped, fields, payload}; a key a port leaves out is the route's). Free with
+/* A route's options as the option engine fills them from hub_lorawan_options (the ttn and
+ * chirpstack adapters' table): kind, channels, unmapped, fields, payload (auto | decoded | lpp),
+ * link, sensor_id (one of the dialect's choices; the first is the default), device_tags (tag keys
+ * taken from the device's tags; default district, site) and ports (FPort 1..223 -> {kind,
+ * channels, unmapped, fields, payload}; a key a port leaves out is the route's). */
+struct hub_lorawan_options {
+	char *kind;                /* NULL = the route's default kind */
+	json_t *channels, *fields; /* NULL = none */
+	int unmapped;              /* 0 reject, 1 skip */
+	int payload;               /* 0 auto, 1 decoded, 2 lpp */
+	int link;
+	char *sensor_id;     /* NULL = the dialect's first choice */
+	json_t *device_tags; /* NULL = district, site */
+	json_t *ports;       /* NULL = none */
+};
+
+extern const struct hub_opt_table hub_lorawan_options;
+
+/* The adapter init of dialect d: builds the route's options (struct hub_lorawan_options,
+ * borrowed) into *state (NULL on error, with a message in err). Free with
  * hub_lorawan_opts_free. */
-int hub_lorawan_init(const struct hub_lorawan_dialect *d, const json_t *options, void **state,
+int hub_lorawan_init(const struct hub_lorawan_dialect *d, const void *opts, void **state,
                      char *err, size_t errlen);
 
 /* Frees options built by hub_lorawan_init; NULL is a no-op. */

@@ -10,29 +10,30 @@
 #include "buf.h"
 #include "lpp_decode.h"
 
+/* The route's options, filled by the option engine from the table below. */
+struct lpp_options {
+	char *kind;       /* NULL = the route's default kind */
+	json_t *channels; /* channel number -> field (required) */
+	int unmapped;     /* 0 reject, 1 skip */
+};
+
 struct lpp_state {
-	char *kind; /* NULL = the route's default kind */
+	const char *kind; /* borrowed from the options, which the pipeline keeps */
 	struct hub_lpp_map *map;
 };
 
-static const char *const lpp_option_keys[] = {"kind", "channels", "unmapped", NULL};
-
-static int check_keys(const json_t *options, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)options, key, v) {
-		size_t i = 0;
-		while (lpp_option_keys[i] && strcmp(lpp_option_keys[i], key) != 0)
-			i++;
-		if (!lpp_option_keys[i]) {
-			snprintf(err, errlen,
-			         "options: unknown key %.40s (kind, channels, unmapped)", key);
-			return HUB_EINVAL;
-		}
-	}
-	return HUB_OK;
-}
+#define OPT(member) HUB_OPT_AT(struct lpp_options, member)
+static const struct hub_opt option_rows[] = {
+	{.path = "kind", .type = HUB_OPT_STRING, .at = OPT(kind), .min = 1,
+	 .doc = "Kind of the reading; none = the topic's `{kind}` or the route's `kind:`."},
+	{.path = "channels", .type = HUB_OPT_JSON, .at = OPT(channels), .flags = HUB_OPT_REQUIRED,
+	 .doc = "Channel number -> field name, `{field, unit}`, `{fields: [...], unit}` or null "
+	        "(dropped); a channel mapped to `time` sets the time."},
+	{.path = "unmapped", .type = HUB_OPT_ENUM, .at = OPT(unmapped), .def = "reject",
+	 .names = hub_lpp_unmapped_names,
+	 .doc = "A channel not in `channels`: reject the message, or skip the value."},
+};
+static const struct hub_opt_table options = HUB_OPT_TABLE(option_rows);
 
 static void free_state(void *p)
 {
@@ -40,26 +41,21 @@ static void free_state(void *p)
 	if (!s)
 		return;
 	hub_lpp_map_free(s->map);
-	free(s->kind);
 	free(s);
 }
 
-static int init(const json_t *options, void **state, char *err, size_t errlen)
+static int init(const void *opts, const struct hub_schemas *schemas, void **state, char *err,
+                size_t errlen)
 {
-	const json_t *kind = json_object_get(options, "kind");
-	if (check_keys(options, err, errlen) != HUB_OK)
-		return HUB_EINVAL;
-	if (kind && (!json_is_string(kind) || json_string_length(kind) == 0)) {
-		snprintf(err, errlen, "options.kind must be a kind name");
-		return HUB_EINVAL;
-	}
-	if (!json_is_object(json_object_get(options, "channels"))) {
+	const struct lpp_options *o = opts;
+	(void)schemas;
+	if (!json_is_object(o->channels)) {
 		snprintf(err, errlen, "options.channels is required: {channel: field, ...}");
 		return HUB_EINVAL;
 	}
 	struct lpp_state *s = hub_xcalloc(1, sizeof(*s));
-	s->map = hub_lpp_map_new(options, err, errlen);
-	s->kind = kind ? hub_xstrdup(json_string_value(kind)) : NULL;
+	s->map = hub_lpp_map_build(o->channels, o->unmapped, err, errlen);
+	s->kind = o->kind;
 	if (!s->map) {
 		free_state(s);
 		return HUB_EINVAL;
@@ -86,6 +82,8 @@ static int decode(const struct hub_msg *msg, const void *state, struct hub_recse
 const struct hub_adapter hub_adapter_lpp = {
     .name = "lpp",
     .doc = "Cayenne LPP binary frame; options.channels maps channel numbers to fields",
+    .options = &options,
+    .options_size = sizeof(struct lpp_options),
     .init = init,
     .free_state = free_state,
     .decode = decode,

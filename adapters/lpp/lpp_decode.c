@@ -242,27 +242,17 @@ static int parse_chan(const char *key, const json_t *spec, struct hub_lpp_map *m
 	return rc;
 }
 
-static int parse_unmapped(const json_t *v, struct hub_lpp_map *m, char *err, size_t errlen)
-{
-	const char *s = json_string_value(v);
-	if (!v || (s && strcmp(s, "reject") == 0))
-		return HUB_OK;
-	if (s && strcmp(s, "skip") == 0) {
-		m->skip_unmapped = 1;
-		return HUB_OK;
-	}
-	snprintf(err, errlen, "options.unmapped must be reject or skip");
-	return HUB_EINVAL;
-}
+const char *const hub_lpp_unmapped_names[] = {"reject", "skip", NULL};
 
-struct hub_lpp_map *hub_lpp_map_new(const json_t *options, char *err, size_t errlen)
+struct hub_lpp_map *hub_lpp_map_build(const json_t *chans, int skip_unmapped, char *err,
+                                      size_t errlen)
 {
 	struct hub_lpp_map *m = hub_xcalloc(1, sizeof(*m));
-	const json_t *chans = json_object_get(options, "channels");
 	const char *key;
 	json_t *spec;
-	int rc = parse_unmapped(json_object_get(options, "unmapped"), m, err, errlen);
-	if (rc == HUB_OK && chans && !json_is_object(chans)) {
+	int rc = HUB_OK;
+	m->skip_unmapped = skip_unmapped;
+	if (chans && !json_is_object(chans)) {
 		snprintf(err, errlen, "options.channels must be a mapping of channel -> field");
 		rc = HUB_EINVAL;
 	}

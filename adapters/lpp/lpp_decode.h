@@ -33,11 +33,15 @@ struct hub_lpp_map;
 int hub_lpp_next(const uint8_t *buf, size_t len, size_t *pos, struct hub_lpp_item *out,
                  struct hub_reject *rej);
 
-/* Builds a channel map from a route's options (borrowed): "channels" (object: channel number ->
- * field name | {field, unit} | {fields: [...], unit} | null = drop) and "unmapped"
- * (reject | skip); other keys are ignored (the adapter checks them). NULL with a message in err
- * on a bad option. Free with hub_lpp_map_free. */
-struct hub_lpp_map *hub_lpp_map_new(const json_t *options, char *err, size_t errlen);
+/* Builds a channel map from a route's `channels` option (borrowed; NULL = none): an object of
+ * channel number -> field name | {field, unit} | {fields: [...], unit} | null = drop;
+ * skip_unmapped is the `unmapped` option (0 reject, 1 skip). NULL with a message in err on a
+ * bad entry. Free with hub_lpp_map_free. */
+struct hub_lpp_map *hub_lpp_map_build(const json_t *channels, int skip_unmapped, char *err,
+                                      size_t errlen);
+
+/* The values of the `unmapped` option, in the order hub_lpp_map_build counts them. */
+extern const char *const hub_lpp_unmapped_names[];
 
 /* Frees a map; NULL is a no-op. */
 void hub_lpp_map_free(struct hub_lpp_map *m);

@@ -77,43 +77,39 @@ static const char *const ignored[] = {
 static const char *const ignored_types[] = {"Relationship", "GeoProperty", "geo:json",
                                             "LanguageProperty", NULL};
 
+/* The route's options, filled by the option engine from the table below. */
+struct ngsi_options {
+	int skip_unknown;   /* unknown_attributes: 0 reject, 1 skip */
+	json_t *attributes; /* extra attribute -> canonical field (owned by the options) */
+};
+
 struct ngsi_state {
-	int skip_unknown;       /* unknown_attributes: skip */
-	json_t *attributes;     /* extra attribute -> canonical field (owned) */
-	struct type_map *types; /* every kind with a FIWARE entity type (owned array) */
+	const struct ngsi_options *opt; /* borrowed: the pipeline keeps it for the state's life */
+	struct type_map *types;         /* every kind with a FIWARE entity type (owned array) */
 	size_t ntypes;
 };
 
 /* ---- route options ---- */
 
-static int init_option(const char *key, json_t *v, void *state, char *err, size_t errlen)
-{
-	struct ngsi_state *st = state;
-	if (strcmp(key, "unknown_attributes") == 0) {
-		const char *s = json_string_value(v);
-		if (s && (strcmp(s, "reject") == 0 || strcmp(s, "skip") == 0)) {
-			st->skip_unknown = strcmp(s, "skip") == 0;
-			return HUB_OK;
-		}
-		snprintf(err, errlen, "options.unknown_attributes: must be reject or skip");
-		return HUB_EINVAL;
-	}
-	if (strcmp(key, "attributes") == 0)
-		return hub_options_field_map(v, "attributes", "an attribute to a field",
-		                             &st->attributes, err, errlen);
-	snprintf(err, errlen,
-	         "options.%.64s: unknown option (ngsi takes unknown_attributes, "
-	         "attributes)",
-	         key);
-	return HUB_EINVAL;
-}
+static const char *const unknown_attributes[] = {"reject", "skip", NULL};
+
+#define OPT(member) HUB_OPT_AT(struct ngsi_options, member)
+static const struct hub_opt option_rows[] = {
+	{.path = "unknown_attributes", .type = HUB_OPT_ENUM, .at = OPT(skip_unknown),
+	 .def = "reject", .names = unknown_attributes,
+	 .doc = "An attribute that maps to no field of the entity's kind: reject the message, or "
+	        "skip the attribute."},
+	{.path = "attributes", .type = HUB_OPT_MAP, .at = OPT(attributes),
+	 .doc = "Maps further attribute names to canonical field names, e.g. "
+	        "`{dissolvedOxygen: do_mg_l}`."},
+};
+static const struct hub_opt_table options = HUB_OPT_TABLE(option_rows);
 
 static void free_state(void *state)
 {
 	struct ngsi_state *st = state;
 	if (!st)
 		return;
-	json_decref(st->attributes);
 	free(st->types);
 	free(st);
 }
@@ -134,14 +130,18 @@ static void build_types(struct ngsi_state *st, const struct hub_schemas *schemas
 	}
 }
 
-static int init(const json_t *options, const struct hub_schemas *schemas, void **state, char *err,
+static int init(const void *opts, const struct hub_schemas *schemas, void **state, char *err,
                 size_t errlen)
 {
-	int rc = hub_options_init(options, sizeof(struct ngsi_state), init_option, free_state,
-	                          state, err, errlen);
-	if (rc == HUB_OK)
-		build_types(*state, schemas);
-	return rc;
+	const struct ngsi_options *o = opts;
+	if (hub_options_field_map(o->attributes, "attributes", "an attribute to a field", err,
+	                          errlen) != HUB_OK)
+		return HUB_EINVAL;
+	struct ngsi_state *st = hub_xcalloc(1, sizeof(*st));
+	st->opt = o;
+	build_types(st, schemas);
+	*state = st;
+	return HUB_OK;
 }
 
 /* ---- times ---- */
@@ -404,7 +404,7 @@ static int read_tag(struct entity *e, const char *name, json_t *attr,
 static int read_attr(struct entity *e, const char *name, json_t *attr, int tags_pass,
                      struct hub_reject *rej)
 {
-	const char *field = json_string_value(json_object_get(e->st->attributes, name));
+	const char *field = json_string_value(json_object_get(e->st->opt->attributes, name));
 	if (!field && is_ignored(name, attr))
 		return HUB_OK;
 	const struct hub_fiware_attr *am = field ? NULL : find_attr(e->tm, name);
@@ -414,7 +414,7 @@ static int read_attr(struct entity *e, const char *name, json_t *attr, int tags_
 	if (is_tag)
 		return HUB_OK;
 	if (!field && !am) {
-		if (e->st->skip_unknown)
+		if (e->st->opt->skip_unknown)
 			return HUB_OK;
 		return hub_reject(rej, HUB_R_UNKNOWN_FIELD,
 		                  "%s has no canonical field for "
@@ -579,7 +579,9 @@ static int decode(const struct hub_msg *msg, const void *state, struct hub_recse
 const struct hub_adapter hub_adapter_ngsi = {
     .name = "ngsi",
     .doc = "FIWARE NGSI-v2 / NGSI-LD entities and notifications (Smart Data Models)",
-    .init_with_schemas = init,
+    .options = &options,
+    .options_size = sizeof(struct ngsi_options),
+    .init = init,
     .free_state = free_state,
     .decode = decode,
 };

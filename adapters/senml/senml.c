@@ -16,48 +16,39 @@
 /* Resolved times below 2^28 s in absolute value are relative to "now" (RFC 8428 4.5.3). */
 #define RELATIVE_LIMIT_NS (268435456LL * NS_PER_S)
 
+/* The route's options, filled by the option engine from the table below; also the state. */
 struct senml_state {
-	int sensor_from_topic; /* sensor_id_from: topic */
-	json_t *fields;        /* senml name -> canonical field name (owned) */
+	int sensor_from_topic; /* sensor_id_from: 0 base_name, 1 topic */
+	json_t *fields;        /* senml name -> canonical field name (owned by the options) */
 };
 
 /* ---- route options ---- */
 
-static int init_option(const char *key, json_t *v, void *state, char *err, size_t errlen)
+static const char *const sensor_id_from[] = {"base_name", "topic", NULL};
+
+#define OPT(member) HUB_OPT_AT(struct senml_state, member)
+static const struct hub_opt option_rows[] = {
+	{.path = "sensor_id_from", .type = HUB_OPT_ENUM, .at = OPT(sensor_from_topic),
+	 .def = "base_name", .names = sensor_id_from,
+	 .doc = "Where the sensor id comes from: the base name (else the topic template's "
+	        "`{sensor_id}`), or always the topic."},
+	{.path = "fields", .type = HUB_OPT_MAP, .at = OPT(fields),
+	 .doc = "Maps a SenML name `n` to a canonical field name, e.g. `{temp: temperature_c}`; "
+	        "a name not listed passes as it is."},
+};
+static const struct hub_opt_table options = HUB_OPT_TABLE(option_rows);
+
+/* The options are the state: only the fields map needs a check the table cannot make. */
+static int init(const void *opts, const struct hub_schemas *schemas, void **state, char *err,
+                size_t errlen)
 {
-	struct senml_state *st = state;
-	if (strcmp(key, "fields") == 0)
-		return hub_options_field_map(v, "fields", "a SenML name to a field name",
-		                             &st->fields, err, errlen);
-	if (strcmp(key, "sensor_id_from") == 0) {
-		const char *s = json_string_value(v);
-		if (s && strcmp(s, "base_name") == 0)
-			return HUB_OK;
-		if (s && strcmp(s, "topic") == 0) {
-			st->sensor_from_topic = 1;
-			return HUB_OK;
-		}
-		snprintf(err, errlen, "options.sensor_id_from: must be base_name or topic");
+	const struct senml_state *st = opts;
+	(void)schemas;
+	if (hub_options_field_map(st->fields, "fields", "a SenML name to a field name", err,
+	                          errlen) != HUB_OK)
 		return HUB_EINVAL;
-	}
-	snprintf(err, errlen, "options.%.64s: unknown option (senml takes sensor_id_from, fields)",
-	         key);
-	return HUB_EINVAL;
-}
-
-static void free_state(void *state)
-{
-	struct senml_state *st = state;
-	if (!st)
-		return;
-	json_decref(st->fields);
-	free(st);
-}
-
-static int init(const json_t *options, void **state, char *err, size_t errlen)
-{
-	return hub_options_init(options, sizeof(struct senml_state), init_option, free_state, state,
-	                        err, errlen);
+	*state = (void *)opts;
+	return HUB_OK;
 }
 
 /* ---- exact decimal time ---- */
@@ -560,8 +551,9 @@ static int decode(const struct hub_msg *msg, const void *state, struct hub_recse
 
 const struct hub_adapter hub_adapter_senml = {
     .name = "senml",
-    .doc = "SenML JSON (RFC 8428) packs; options: sensor_id_from, fields",
+    .doc = "SenML JSON (RFC 8428) packs",
+    .options = &options,
+    .options_size = sizeof(struct senml_state),
     .init = init,
-    .free_state = free_state,
     .decode = decode,
 };

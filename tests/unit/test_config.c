@@ -428,7 +428,7 @@ static void test_routes_options(void **state)
 		fail_msg("routes_options.yaml: %s", err);
 	assert_int_equal(cfg.nroutes, 2);
 	assert_string_equal(cfg.routes[0].filter, "gw/+/up");
-	assert_string_equal(cfg.routes[0].adapter, "jsonmap");
+	assert_string_equal(cfg.routes[0].adapter, "scalars");
 	assert_string_equal(cfg.routes[0].kind, "air_quality");
 	assert_null(cfg.routes[0].template);
 	opts = cfg.routes[0].options;
@@ -518,6 +518,17 @@ static const struct err_case err_cases[] = {
 	{"routes:\n  - a/#\n", "2: routes[0]: expected a mapping, got a scalar"},
 	{"routes:\n  - filter: a/#\n    adapter: x\n    options: [1]\n",
 	 "4: routes[0].options: expected a mapping, got a sequence"},
+	/* an adapter's own table: each bad option on its own line, all of them */
+	{"routes:\n  - filter: a/#\n    adapter: senml\n    options:\n"
+	 "      fields: {t: temperature_c}\n      sensor_id_from: mac\n",
+	 "6: routes[0].options.sensor_id_from: must be one of base_name, topic"},
+	{"routes:\n  - filter: a/#\n    adapter: lpp\n    options:\n      channels: {}\n"
+	 "      unmaped: skip\n",
+	 "6: routes[0].options.unmaped: unknown key"},
+	{"routes:\n  - filter: a/#\n    adapter: lpp\n    options:\n      kind: noise\n",
+	 "4: routes[0].options.channels: required key is missing"},
+	{"routes:\n  - filter: a/#\n    adapter: ttn\n    options:\n      link: maybe\n",
+	 "5: routes[0].options.link: expected true or false, got \"maybe\""},
 	{"- a\n- b\n",
 	 "1: the file must be a mapping of sections (mqtt, journal, ...), not a sequence"},
 	{"? [a]\n: 1\n", "1: mapping keys must be scalars, not a sequence"},

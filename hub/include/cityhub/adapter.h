@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cityhub/options.h"
 #include "cityhub/record.h"
 #include "cityhub/reject.h"
 
@@ -24,20 +25,34 @@ struct hub_msg {
 struct hub_adapter {
 	const char *name; /* as written in a route's `adapter:` */
 	const char *doc;  /* one line for --list-adapters */
-	/* Optional. Reads the route's `options:` (a JSON object, possibly empty, borrowed) and
-	 * builds the adapter's per-route state, freed with free_state. On a bad option returns
-	 * HUB_EINVAL with a message in err. NULL = the adapter takes no options. */
-	int (*init)(const json_t *options, void **state, char *err, size_t errlen);
-	void (*free_state)(void *state);
+	/* Optional: the keys of a route's `options:`, one row each (cityhub/options.h); NULL =
+	 * the adapter takes no options. The config binds `options:` against it when it loads
+	 * (every bad key reported with its file:line) and `cityhub --config-doc` lists it. */
+	const struct hub_opt_table *options;
+	size_t options_size; /* bytes of the struct the table fills */
+	/* Optional, with options: builds the route's state from opts, the struct filled from the
+	 * table (defaults applied; borrowed: the pipeline keeps it as long as the state), and the
+	 * loaded schemas (borrowed too, for facts about the kinds such as FIWARE names). On a bad
+	 * option (a check the table cannot make) returns HUB_EINVAL with a message in err.
+	 * NULL: the state is opts itself. */
+	int (*init)(const void *opts, const struct hub_schemas *schemas, void **state, char *err,
+		    size_t errlen);
+	void (*free_state)(void *state); /* NULL: nothing to free beyond opts */
 	/* Decodes one message into out (appending records). On rejection returns HUB_EREJECT
 	 * with rej filled; records already appended are then discarded by the caller. */
 	int (*decode)(const struct hub_msg *msg, const void *state, struct hub_recset *out,
 		      struct hub_reject *rej);
-	/* Optional, instead of init, for an adapter that reads facts about the kinds (their
-	 * FIWARE names): init with the loaded schemas too, borrowed for the state's lifetime. */
-	int (*init_with_schemas)(const json_t *options, const struct hub_schemas *schemas,
-				 void **state, char *err, size_t errlen);
 };
+
+/* Binds options (a JSON object, or NULL for none) against a's table into a new struct
+ * (*opts; free it with hub_adapter_options_free). HUB_EINVAL with "options.<key>: what" lines
+ * in err. For a route that does not come from a file (fixtures, fuzzing); hub_config_load
+ * binds the file's own nodes, with their lines. */
+int hub_adapter_options_bind(const struct hub_adapter *a, const json_t *options, void **opts,
+			     char *err, size_t errlen);
+
+/* Frees a struct from hub_adapter_options_bind; NULL is a no-op. */
+void hub_adapter_options_free(const struct hub_adapter *a, void *opts);
 
 /* Parses msg's payload as one JSON document into *root (the caller decrefs it), with
  * JSON_REJECT_DUPLICATES plus flags. A payload with a NUL byte is refused too (jansson 2.14

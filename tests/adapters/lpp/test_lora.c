@@ -197,16 +197,24 @@ static void test_bad_options(void **state)
 	    "{\"channels\": {\"1\": {\"unit\": \"pH\"}}}",
 	    "{\"channels\": {\"1\": {\"field\": \"ph\", \"unit\": 3}}}",
 	    "{\"channels\": [\"ph\"]}",
-	    "{\"unmapped\": \"maybe\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char err[200] = "";
 		json_t *o = json_loads(bad[i], 0, NULL);
 		assert_non_null(o);
-		assert_null(hub_lpp_map_new(o, err, sizeof(err)));
+		assert_null(hub_lpp_map_build(json_object_get(o, "channels"), 0, err, sizeof(err)));
 		assert_true(strncmp(err, "options.", 8) == 0);
 		json_decref(o);
 	}
+	/* unmapped is the lpp adapter's table's to check */
+	char err[200] = "";
+	void *opts = NULL;
+	json_t *o = json_loads("{\"channels\": {}, \"unmapped\": \"maybe\"}", 0, NULL);
+	assert_int_equal(hub_adapter_options_bind(hub_adapter_find("lpp"), o, &opts, err,
+	                                          sizeof(err)),
+	                 HUB_EINVAL);
+	assert_string_equal(err, "options.unmapped: must be one of reject, skip");
+	json_decref(o);
 }
 
 /* unmapped: skip drops unknown channels; a `fields` list may drop single values. */
@@ -218,7 +226,7 @@ static void test_map_skip_and_lists(void **state)
 	    json_loads("{\"unmapped\": \"skip\", \"channels\": {\"255\": {\"fields\": "
 	               "[\"lat\", null, \"alt\"]}, \"0\": {\"field\": \"v\", \"unit\": \"V\"}}}",
 	               0, NULL);
-	struct hub_lpp_map *m = hub_lpp_map_new(o, err, sizeof(err));
+	struct hub_lpp_map *m = hub_lpp_map_build(json_object_get(o, "channels"), 1, err, sizeof(err));
 	assert_non_null(m);
 	assert_int_equal(hub_lpp_map_skips_unmapped(m), 1);
 	size_t len;
@@ -248,15 +256,21 @@ static void test_map_skip_and_lists(void **state)
 }
 
 /* Runs init on adapter name with options (JSON text); returns its result, state in *state. */
-static int init_with(const char *name, const char *options, void **state, char *err, size_t n)
+/* As the pipeline builds a route: options bound with the adapter's table into *opts (free it
+ * with hub_adapter_options_free after the state), then init on the filled struct. */
+static int init_with(const char *name, const char *options, void **state, void **opts, char *err,
+                     size_t n)
 {
 	const struct hub_adapter *a = hub_adapter_find(name);
 	assert_non_null(a);
 	json_t *o = json_loads(options, 0, NULL);
 	assert_non_null(o);
 	*state = NULL;
+	*opts = NULL;
 	err[0] = '\0';
-	int rc = a->init(o, state, err, n);
+	int rc = hub_adapter_options_bind(a, o, opts, err, n);
+	if (rc == HUB_OK)
+		rc = a->init(*opts, NULL, state, err, n);
 	json_decref(o);
 	return rc;
 }
@@ -267,7 +281,7 @@ static void test_adapter_bad_options(void **state)
 	static const char *const bad[][2] = {
 	    {"lpp", "{}"},
 	    {"lpp", "{\"channels\": {}, \"fields\": {}}"},
-	    {"lpp", "{\"channels\": {}, \"kind\": 7}"},
+	    {"lpp", "{\"channels\": {}, \"kind\": \"\"}"},
 	    {"ttn", "{\"kind\": \"\"}"},
 	    {"ttn", "{\"payload\": \"raw\"}"},
 	    {"ttn", "{\"link\": \"yes\"}"},
@@ -283,11 +297,12 @@ static void test_adapter_bad_options(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char err[200];
-		void *st;
-		assert_int_equal(init_with(bad[i][0], bad[i][1], &st, err, sizeof(err)),
+		void *st, *opts;
+		assert_int_equal(init_with(bad[i][0], bad[i][1], &st, &opts, err, sizeof(err)),
 		                 HUB_EINVAL);
 		assert_null(st);
 		assert_true(strncmp(err, "options", 7) == 0);
+		hub_adapter_options_free(hub_adapter_find(bad[i][0]), opts);
 	}
 }
 
@@ -296,9 +311,9 @@ static int decode_with(const char *name, const char *options, const char *payloa
                        struct hub_recset *rs, struct hub_reject *rej)
 {
 	char err[200];
-	void *st;
+	void *st, *opts;
 	const struct hub_adapter *a = hub_adapter_find(name);
-	assert_int_equal(init_with(name, options, &st, err, sizeof(err)), HUB_OK);
+	assert_int_equal(init_with(name, options, &st, &opts, err, sizeof(err)), HUB_OK);
 	struct hub_msg msg = {.topic = "t",
 	                      .topic_len = 1,
 	                      .payload = (const uint8_t *)payload,
@@ -307,6 +322,7 @@ static int decode_with(const char *name, const char *options, const char *payloa
 	hub_recset_init(rs, 0);
 	int rc = a->decode(&msg, st, rs, rej);
 	a->free_state(st);
+	hub_adapter_options_free(a, opts);
 	return rc;
 }
 
