@@ -634,6 +634,9 @@ static const struct key main_keys[] = {
 
 	{"log.level", K_STRING, CFG(log.level), "info", 1, 0, level_names, NULL, 0,
 	 "Lowest level written to the log."},
+	{"log.progress_s", K_INT, CFG(log.progress_s), "60", 0, 86400, NULL, NULL, 0,
+	 "Seconds between two `msg=progress` info lines (messages, records, rejects, journal lag, "
+	 "alerts firing); 0 = none."},
 
 	{"alerts.rule_files", K_LIST, CFG(alerts.rule_files), NULL, 0, 0, NULL, NULL, 0,
 	 "Rule files (each a mapping with `rules:`), relative to this file's directory."},
