@@ -11,7 +11,7 @@ import time
 import unittest
 import urllib.request
 
-from common import ROOT, new_hub, publish_one, services
+from common import ROOT, SIM_BIN, new_hub, publish_one, services
 
 PROGRESS = re.compile(r'msg=progress messages=(\d+) records=(\d+) rejects=(\d+) '
                       r'lag_bytes=(\d+) alerts_firing=(\d+)')
@@ -48,6 +48,60 @@ class Progress(unittest.TestCase):
             time.sleep(2.5)
         with open(hub.log_path, encoding="utf-8") as f:
             self.assertNotIn("msg=progress", f.read())
+
+
+class SimulatorForPilot(unittest.TestCase):
+    def test_registry_csv(self):
+        tmp = tempfile.mkdtemp(prefix="cityhub-registry-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "sensors.csv")
+        subprocess.run([SIM_BIN, "--scenario", "pilot", "--registry", path], check=True,
+                       timeout=30)
+        import csv
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 30)
+        self.assertEqual(list(rows[0]), ["id", "kind", "district", "lat", "lon", "name_vi",
+                                         "name_en", "interval_s"])
+        by_id = {r["id"]: r for r in rows}
+        r = by_id["tf-apbac-levanpham"]
+        self.assertEqual(r["name_vi"], "Ngã tư Ấp Bắc - Lê Văn Phẩm")
+        self.assertEqual(r["name_en"], "Ap Bac - Le Van Pham intersection")
+        self.assertEqual((r["kind"], r["district"], r["interval_s"]),
+                         ("traffic_flow", "phuong-5", "60"))
+        for r in rows:
+            self.assertTrue(10.34 <= float(r["lat"]) <= 10.38 and
+                            106.33 <= float(r["lon"]) <= 106.41, r)
+            self.assertNotEqual(r["name_vi"], r["id"])
+            self.assertNotEqual(r["name_en"], r["id"])
+        # An `only:` scenario deploys only its sensors.
+        subprocess.run([SIM_BIN, "--scenario", "congestion", "--registry", path], check=True,
+                       timeout=30)
+        with open(path, encoding="utf-8") as f:
+            self.assertEqual(len(f.read().splitlines()), 2)
+
+    def test_start_now_forever(self):
+        """--start now --forever: the scenario starts at the wall clock and plays again
+        right after its end, each cycle's episodes shifted by the duration."""
+        t0 = int(time.time())
+        p = subprocess.Popen([SIM_BIN, "--scenario", "congestion", "--start", "now",
+                              "--duration", "2h", "--speed", "3600", "--forever",
+                              "--dry-run"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(5.5)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 1, err)  # stopped early, as with any scenario run
+        again = re.findall(r'msg="scenario again" cycle=(\d+)', err)
+        self.assertGreaterEqual(len(again), 2, err)
+        froms = re.findall(r"msg=episode sensor=tf-30thang4-leloi field=occupancy .* "
+                           r"from=(\S+)", err)
+        self.assertGreaterEqual(len(froms), 3, err)
+        stamps = [time.mktime(time.strptime(f[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+                  for f in froms]
+        self.assertLessEqual(abs(stamps[0] - (t0 + 3600)), 5)  # the episode starts at 1h
+        self.assertEqual([b - a for a, b in zip(stamps, stamps[1:])],
+                         [7200.0] * (len(stamps) - 1))
 
 
 if __name__ == "__main__":
