@@ -365,6 +365,10 @@ static const struct hub_opt main_keys[] = {
 	{.path = "log.level", .type = HUB_OPT_STRING, .at = CFG(log.level), .def = "info", .min = 1,
 	 .names = level_names,
 	 .doc = "Lowest level written to the log."},
+	{.path = "log.progress_s", .type = HUB_OPT_INT, .at = CFG(log.progress_s), .def = "60",
+	 .min = 0, .max = 86400,
+	 .doc = "Seconds between two `msg=progress` info lines (messages, records, rejects, "
+	        "journal lag, alerts firing); 0 = none."},
 
 	{.path = "alerts.rule_files", .type = HUB_OPT_LIST, .at = CFG(alerts.rule_files),
 	 .doc = "Rule files (each a mapping with `rules:`), relative to this file's directory."},

@@ -130,6 +130,7 @@ struct hub_config {
 	} http;
 	struct {
 		char *level;
+		int progress_s; /* seconds between progress lines; 0 = none */
 	} log;
 	struct {
 		char *state_dir;   /* alert state and delivery watermarks; NULL = journal.dir */

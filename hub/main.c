@@ -338,6 +338,17 @@ static void update_journal_gauges(struct hub *h)
 		       (double)st.full_waits);
 }
 
+/* One info line with the figures an operator watches, read from the metrics registry. */
+static void log_progress(void)
+{
+	hub_info("msg=progress messages=%.0f records=%.0f rejects=%.0f lag_bytes=%.0f "
+		 "alerts_firing=%.0f",
+		 hub_metrics_sum("cityhub_mqtt_messages_total"),
+		 hub_metrics_sum("cityhub_records_total"), hub_metrics_sum("cityhub_rejected_total"),
+		 hub_metrics_max("cityhub_consumer_lag_bytes"),
+		 hub_metrics_sum("cityhub_alerts_firing"));
+}
+
 /* Starts what runs on a loaded config: the MQTT client, notifiers, consumers, the HTTP API,
  * then the subscription. The journal is open. */
 static int start_services(struct hub *h)
@@ -463,10 +474,12 @@ static int reload(struct hub *h)
 	return 0;
 }
 
-/* Waits for SIGTERM/SIGINT, reloading on SIGHUP, ticking once a second. */
+/* Waits for SIGTERM/SIGINT, reloading on SIGHUP, ticking once a second; logs progress every
+ * log.progress_s. */
 static int wait_for_signal(struct hub *h, const sigset_t *set)
 {
 	struct timespec tick = {1, 0};
+	long long next_progress = hub_now_mono_ms() + (long long)h->cfg.log.progress_s * 1000;
 	for (;;) {
 		int sig = sigtimedwait(set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT) {
@@ -479,6 +492,10 @@ static int wait_for_signal(struct hub *h, const sigset_t *set)
 		update_journal_gauges(h);
 		for (size_t i = 0; i < h->nconsumers; i++)
 			hub_consumer_tick(h->consumers[i]);
+		if (h->cfg.log.progress_s > 0 && hub_now_mono_ms() >= next_progress) {
+			log_progress();
+			next_progress = hub_now_mono_ms() + (long long)h->cfg.log.progress_s * 1000;
+		}
 	}
 }
 

@@ -73,6 +73,31 @@ double hub_metric_value(const struct hub_metric *m)
 	return (double)atomic_load_explicit(&((struct hub_metric *)m)->count, memory_order_relaxed);
 }
 
+/* Sum (or max) over the series named `name`. */
+static double fold(const char *name, int want_max)
+{
+	double acc = 0;
+	pthread_mutex_lock(&lock);
+	for (struct hub_metric *m = head; m; m = m->next) {
+		if (strcmp(m->name, name) != 0)
+			continue;
+		double v = hub_metric_value(m);
+		acc = want_max ? fmax(acc, v) : acc + v;
+	}
+	pthread_mutex_unlock(&lock);
+	return acc;
+}
+
+double hub_metrics_sum(const char *name)
+{
+	return fold(name, 0);
+}
+
+double hub_metrics_max(const char *name)
+{
+	return fold(name, 1);
+}
+
 void hub_metrics_render(struct hub_buf *out)
 {
 	pthread_mutex_lock(&lock);

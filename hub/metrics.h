@@ -19,6 +19,10 @@ void hub_metric_add(struct hub_metric *m, uint64_t n);
 void hub_metric_set(struct hub_metric *m, double v);
 /* Returns the current value. */
 double hub_metric_value(const struct hub_metric *m);
+/* Returns the sum of every series of the family `name` (0 when there is none). */
+double hub_metrics_sum(const char *name);
+/* Returns the largest value among the series of the family `name` (0 when there is none). */
+double hub_metrics_max(const char *name);
 /* Appends every metric in Prometheus text exposition format. */
 void hub_metrics_render(struct hub_buf *out);
 /* Frees every metric (tests, shutdown). Pointers handed out before are then invalid. */

@@ -19,6 +19,8 @@ struct sim_cli {
 	double speed; /* < 0 = default (1, or 0 with --dry-run) */
 	const char *start;
 	const char *duration;
+	int forever;          /* play the scenario again and again, each cycle after the last */
+	const char *registry; /* write the sensor registry CSV here and exit */
 	int dry_run;
 	double rate;    /* > 0: load mode */
 	uint64_t count; /* > 0: load mode */

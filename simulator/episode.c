@@ -62,6 +62,20 @@ int sim_episodes_apply(const struct sim_scenario *sc, const struct sim_sensor *s
 	return changed;
 }
 
+static void log_outage(const struct sim_scenario *sc, const struct sim_outage *o)
+{
+	char from[48], to[48], who[256] = "";
+	size_t n = 0;
+	for (int j = 0; j < o->nsensors && n < sizeof(who); j++)
+		n += (size_t)snprintf(who + n, sizeof(who) - n, "%s%s", j ? "," : "", o->sensors[j]);
+	sim_time_format(sc->start_ns + o->from_ns, 3, from, sizeof(from));
+	sim_time_format(sc->start_ns + o->from_ns + o->for_ns, 3, to, sizeof(to));
+	hub_info("msg=outage %s=%s from=%s to=%s%s%s",
+	         o->nsensors ? "sensors" : o->gateway ? "gateway" : "format",
+	         hub_logq(o->nsensors ? who : o->gateway ? o->gateway : o->format), from, to,
+	         o->alert ? " alert=" : "", o->alert ? hub_logq(o->alert) : "");
+}
+
 void sim_episodes_log(const struct sim_scenario *sc)
 {
 	static const char *const ops[] = {"value", "add", "scale"};
@@ -70,9 +84,12 @@ void sim_episodes_log(const struct sim_scenario *sc)
 		const struct sim_field_episode *e = &sc->episodes[i];
 		sim_time_format(sc->start_ns + e->from_ns, 3, from, sizeof(from));
 		sim_time_format(sc->start_ns + e->from_ns + e->for_ns, 3, to, sizeof(to));
-		hub_info("msg=episode sensor=%s field=%s op=%s points=%d from=%s to=%s", e->sensor,
-		         e->field, ops[e->op], e->npoints, from, to);
+		hub_info("msg=episode sensor=%s field=%s op=%s points=%d from=%s to=%s%s%s",
+		         e->sensor, e->field, ops[e->op], e->npoints, from, to,
+		         e->alert ? " alert=" : "", e->alert ? hub_logq(e->alert) : "");
 	}
+	for (int i = 0; i < sc->noutages; i++)
+		log_outage(sc, &sc->outages[i]);
 }
 
 void sim_episode_fini(struct sim_field_episode *e)
@@ -80,4 +97,5 @@ void sim_episode_fini(struct sim_field_episode *e)
 	free(e->sensor);
 	free(e->field);
 	free(e->points);
+	free(e->alert);
 }

@@ -29,6 +29,7 @@ struct sim_field_episode {
 	enum sim_episode_op op;
 	struct sim_ep_point *points; /* ascending offsets; one point = a constant (owned) */
 	int npoints;
+	char *alert; /* what it should fire, for people (e.g. "salinity_domestic"); NULL (owned) */
 };
 
 struct sim_scenario;
@@ -47,7 +48,9 @@ int sim_episodes_apply(const struct sim_scenario *sc, const struct sim_sensor *s
                        struct sim_reading *rd, int n);
 
 /* Logs one info line per episode with its absolute window (msg="episode" sensor= field= op=
- * from= to=), so that a test can compute the alerts it should fire. */
+ * from= to=, and alert= when the episode names one), and one per outage (msg=outage
+ * sensors=|gateway=|format= from= to= [alert=]), so that a test can compute the alerts they
+ * should fire and scripts/pilot can print when they come. */
 void sim_episodes_log(const struct sim_scenario *sc);
 
 /* Frees what e owns (not e itself). */

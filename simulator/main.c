@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "load.h"
 #include "publish.h"
+#include "registry.h"
 #include "run.h"
 #include "scenario.h"
 #include "simtime.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SIM_VERSION
@@ -76,7 +78,11 @@ static int apply_overrides(const struct sim_cli *c, struct sim_scenario *sc, cha
 	int tz = (int)(sc->utc_offset_h * 3600);
 	if (c->have_seed)
 		sc->seed = c->seed;
-	if (c->start && sim_time_parse(c->start, tz, &sc->start_ns)) {
+	if (c->start && strcmp(c->start, "now") == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		sc->start_ns = (int64_t)now.tv_sec * SIM_NS_PER_S; /* whole seconds: readable logs */
+	} else if (c->start && sim_time_parse(c->start, tz, &sc->start_ns)) {
 		snprintf(err, errlen, "bad --start: %s", c->start);
 		return HUB_EINVAL;
 	}
@@ -166,6 +172,53 @@ static json_t *scenario_summary(const struct sim_scenario *sc, double speed, int
 	return sum;
 }
 
+/* Plays sc once, or with --forever again and again on one clock until stopped or failed. */
+static int play(const struct sim_cli *c, struct sim_scenario *sc, double speed,
+                struct sim_pub *pub, struct sim_stats *st)
+{
+	struct sim_run_opts ro = {speed, 30000, &stop_flag, 0, {0, 0}};
+	int rc;
+	if (c->forever) {
+		ro.anchor_ns = sc->start_ns;
+		clock_gettime(CLOCK_MONOTONIC, &ro.anchor_wall);
+	}
+	for (long cycle = 1;; cycle++) {
+		rc = sim_run_scenario(sc, &ro, pub, st);
+		if (rc == HUB_OK && stop_flag)
+			rc = HUB_ESTOP; /* stopped while the last event went out */
+		if (!c->forever || rc != HUB_OK || sc->duration_ns <= 0)
+			return rc;
+		sc->start_ns += sc->duration_ns;
+		char from[48];
+		sim_time_format(sc->start_ns, 0, from, sizeof(from));
+		hub_info("msg=\"scenario again\" cycle=%ld from=%s", cycle + 1, from);
+	}
+}
+
+/* --registry: the scenario's sensors as the hub's registry CSV, written atomically. */
+static int write_registry(const struct sim_cli *c)
+{
+	char err[512], tmp[4096];
+	struct sim_scenario *sc = NULL;
+	if (load_scenario(c, &sc, err, sizeof(err))) {
+		log_err("cannot load scenario", err);
+		return 2;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", c->registry);
+	FILE *fp = fopen(tmp, "w");
+	int rc = fp ? sim_registry_write(sc, fp) : HUB_EIO;
+	if (fp && fclose(fp) != 0)
+		rc = HUB_EIO;
+	if (rc == HUB_OK && rename(tmp, c->registry) != 0)
+		rc = HUB_EIO;
+	if (rc != HUB_OK) {
+		hub_error("msg=\"cannot write registry\" file=%s", hub_logq(c->registry));
+		unlink(tmp);
+	}
+	sim_scenario_free(sc);
+	return rc == HUB_OK ? 0 : 1;
+}
+
 static int run_scenario_mode(const struct sim_cli *c)
 {
 	char err[512];
@@ -184,10 +237,9 @@ static int run_scenario_mode(const struct sim_cli *c)
 		sim_scenario_free(sc);
 		return 1;
 	}
-	hub_info("msg=\"scenario start\" scenario=%s sensors=%d speed=%g",
-	         hub_logq(sc->name ? sc->name : "-"), sim_scenario_playing(sc), speed);
-	struct sim_run_opts ro = {speed, 30000, &stop_flag};
-	int rc = sim_run_scenario(sc, &ro, pub, &st);
+	hub_info("msg=\"scenario start\" scenario=%s sensors=%d speed=%g forever=%d",
+	         hub_logq(sc->name ? sc->name : "-"), sim_scenario_playing(sc), speed, c->forever);
+	int rc = play(c, sc, speed, pub, &st);
 	int frc = sim_pub_flush(pub, (c->ack_timeout ? c->ack_timeout : 30) * 1000);
 	int wrc = write_summary(c, scenario_summary(sc, speed, rc == HUB_ESTOP, &st, pub));
 	sim_pub_close(pub);
@@ -288,6 +340,8 @@ int main(int argc, char **argv)
 	hub_log_set_level(level);
 	if (c.list)
 		return list_scenarios(&c);
+	if (c.registry)
+		return write_registry(&c);
 	install_signals();
 	if (c.rate > 0 || c.count > 0)
 		return run_load_mode(&c); /* sim_cli_parse refused options of the other mode */

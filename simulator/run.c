@@ -208,8 +208,9 @@ static void pace(const struct runner *r, int64_t t)
 {
 	if (r->o->speed <= 0)
 		return;
-	double wall_s = (double)(t - r->sc->start_ns) / 1e9 / r->o->speed;
-	struct timespec dl = r->wall0;
+	int64_t t0 = r->o->anchor_ns ? r->o->anchor_ns : r->sc->start_ns;
+	double wall_s = (double)(t - t0) / 1e9 / r->o->speed;
+	struct timespec dl = r->o->anchor_ns ? r->o->anchor_wall : r->wall0;
 	int64_t ns = (int64_t)(wall_s * 1e9) + dl.tv_nsec;
 	dl.tv_sec += (time_t)(ns / SEC);
 	dl.tv_nsec = (long)(ns % SEC);

@@ -9,11 +9,17 @@
 #include "stats.h"
 
 #include <signal.h>
+#include <stdint.h>
+#include <time.h>
 
 struct sim_run_opts {
 	double speed;        /* simulated seconds per wall second; 0 = as fast as possible */
 	int send_timeout_ms; /* how long one publish may wait for window room */
 	volatile sig_atomic_t *stop; /* set asynchronously to end the run early; may be NULL */
+	/* Pacing: simulated time anchor_ns is due at anchor_wall (CLOCK_MONOTONIC), so that runs
+	 * played one after another keep one clock. anchor_ns 0 = the run's start, due now. */
+	int64_t anchor_ns;
+	struct timespec anchor_wall;
 };
 
 /* Runs sc from sc->start_ns for sc->duration_ns, publishing through pub and counting into

@@ -120,6 +120,8 @@ static const struct sim_key sensor_keys[] = {
     {"flow_gain", SIM_K_DOUBLE, SN(flow_gain), 0, 100000, NULL, NULL},
     {"salinity_ppt", SIM_K_DOUBLE, SN(salinity_ppt), 0, 40, NULL, NULL},
     {"salinity_gain", SIM_K_DOUBLE, SN(salinity_gain), 0, 10, NULL, NULL},
+    {"name_vi", SIM_K_STR, SN(name_vi), 0, 0, NULL, NULL},
+    {"name_en", SIM_K_STR, SN(name_en), 0, 0, NULL, NULL},
     {"description", SIM_K_IGNORE, 0, 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
@@ -262,6 +264,7 @@ static const struct sim_key outage_keys[] = {
     {"format", SIM_K_STR, OFF(struct sim_outage, format), 0, 0, NULL, NULL},
     {"from", SIM_K_DURATION, OFF(struct sim_outage, from_ns), 0, 0, NULL, NULL},
     {"for", SIM_K_DURATION, OFF(struct sim_outage, for_ns), 0, 0, NULL, NULL},
+    {"alert", SIM_K_STR, OFF(struct sim_outage, alert), 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -355,6 +358,7 @@ static const struct sim_key episode_keys[] = {
     {"value", SIM_K_CUSTOM, 0, 0, 0, NULL, dec_ep_value},
     {"add", SIM_K_CUSTOM, 0, 0, 0, NULL, dec_ep_add},
     {"scale", SIM_K_CUSTOM, 0, 0, 0, NULL, dec_ep_scale},
+    {"alert", SIM_K_STR, EP(alert), 0, 0, NULL, NULL},
     {"description", SIM_K_IGNORE, 0, 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
@@ -761,6 +765,8 @@ static void sensor_free(struct sim_sensor *s)
 	free(s->gateway);
 	free(s->dev_eui);
 	free(s->near);
+	free(s->name_vi);
+	free(s->name_en);
 	for (int i = 0; i < s->nlanes; i++)
 		free(s->lanes[i]);
 }
@@ -776,6 +782,7 @@ void sim_scenario_free(struct sim_scenario *sc)
 		for (int j = 0; j < sc->outages[i].nsensors; j++)
 			free(sc->outages[i].sensors[j]);
 		free(sc->outages[i].sensors);
+		free(sc->outages[i].alert);
 		free(sc->outages[i].gateway);
 		free(sc->outages[i].format);
 	}

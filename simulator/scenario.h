@@ -43,6 +43,7 @@ struct sim_sensor {
 	double salinity_ppt;   /* water_quality: salinity at mean level */
 	double salinity_gain;  /* water_quality: e-folding per metre of (lagged) level */
 	int quiet;             /* never publishes: the scenario's `only:` list leaves it out */
+	char *name_vi, *name_en; /* readable names for the sensor registry; NULL = none */
 };
 
 struct sim_tide {
@@ -60,6 +61,7 @@ struct sim_outage {
 	char *gateway;           /* every sensor behind this gateway */
 	char *format;            /* every sensor of this format */
 	int64_t from_ns, for_ns; /* relative to the scenario start */
+	char *alert;             /* what it should fire, for people; NULL */
 };
 
 struct sim_scenario {

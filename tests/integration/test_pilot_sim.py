@@ -57,9 +57,14 @@ NGSI_KIND = {"TrafficFlowObserved": "traffic_flow", "AirQualityObserved": "air_q
 
 
 def substitute(text, mqtt_port, influx_port, http_port, journal):
-    """What scripts/pilot does with sed."""
+    """What scripts/pilot does with sed. Alertmanager: a port nobody listens on (the alerts
+    are tested in test_alerts.py and test_pilot.py; here they only must not disturb)."""
     for key, value in (("@MQTT_PORT@", mqtt_port), ("@INFLUX_PORT@", influx_port),
-                       ("@HTTP_PORT@", http_port), ("@JOURNAL@", journal)):
+                       ("@HTTP_PORT@", http_port), ("@JOURNAL@", journal),
+                       ("@RULES@", os.path.join(ROOT, "rules", "mytho.yaml")),
+                       ("@ALERTMANAGER_URL@", "http://127.0.0.1:%d" % services.free_port()),
+                       ("@REGISTRY@", os.path.join(journal, "sensors.csv")),
+                       ("#@LIVE@", "#")):  # the registry is not this test's business
         text = text.replace(key, str(value))
     return text
 
@@ -273,7 +278,7 @@ class PilotSim(unittest.TestCase):
                 if topic == PROBE.encode():
                     continue
                 letter = json.loads(body)
-                self.assertEqual(topic.decode(), "cityhub/deadletter/" + letter["reason"])
+                self.assertEqual(topic.decode(), "pilot/deadletter/" + letter["reason"])
                 payload = (letter["payload"].encode() if "payload" in letter
                            else base64.b64decode(letter["payload_base64"]))
                 out.append((letter["reason"], letter["topic"], payload))
@@ -283,7 +288,7 @@ class PilotSim(unittest.TestCase):
         """mosquitto_sub on the dead-letter topics, returned once it is surely subscribed (it
         has received a probe published after it started)."""
         sub = subprocess.Popen(["mosquitto_sub", "-p", str(self.broker.port), "-q", "1", "-v",
-                                "-t", "cityhub/deadletter/#", "-t", PROBE], stdout=out)
+                                "-t", "pilot/deadletter/#", "-t", PROBE], stdout=out)
 
         def probed():
             if sub.poll() is not None:

@@ -282,7 +282,7 @@ static void test_cli(void **state)
 	assert_non_null(strstr(out.data, "--dry-run"));
 	hub_buf_clear(&out);
 	assert_int_equal(run_sim("--list-scenarios", &out, &err), 0);
-	assert_int_equal(count_of(&out, "\n"), 10);
+	assert_int_equal(count_of(&out, "\n"), 11);
 	assert_non_null(strstr(out.data, "flood-tide-salinity\t"));
 	hub_buf_fini(&out);
 	hub_buf_fini(&err);
