@@ -45,6 +45,7 @@ struct ctx {
 	size_t errlen;
 	size_t used;  /* bytes of err written */
 	int nerr;     /* errors found, shown or not */
+	int share_group_line, aqi_line; /* where mqtt.share_group and alerts.aqi were set, or 0 */
 };
 
 static int fail(struct ctx *c, int line, const char *path, const char *fmt, ...)
@@ -469,6 +470,17 @@ static const char *check_topic_prefix(const char *s)
 	return strpbrk(s, "+#") ? "must not contain the wildcards + or #" : NULL;
 }
 
+/* A sink's write path: absolute, no query or fragment (the hub adds the query). */
+static const char *check_write_path(const char *s)
+{
+	if (s[0] != '/')
+		return "must start with /";
+	for (const char *p = s; *p; p++)
+		if (*p == '?' || *p == '#' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return "must not contain ?, #, spaces or control characters";
+	return NULL;
+}
+
 static const char *check_share_group(const char *s)
 {
 	return strpbrk(s, "/+#") ? "must not contain /, + or #" : NULL;
@@ -523,6 +535,7 @@ static const struct check chk_mqtt_url = {check_mqtt_url, "tcp://, ssl://, mqtt:
 static const struct check chk_http_url = {check_http_url, "http:// or https:// URL"};
 static const struct check chk_topic_prefix = {check_topic_prefix, "no + or #"};
 static const struct check chk_share_group = {check_share_group, "no /, + or #"};
+static const struct check chk_write_path = {check_write_path, "absolute path, no query"};
 static const struct check chk_filter = {check_filter, "MQTT topic filter"};
 static const struct check chk_name = {check_name, "letters, digits, _ and -"};
 static const struct check chk_rule_name = {check_rule_name, "letters, digits and _"};
@@ -649,6 +662,10 @@ static const struct key main_keys[] = {
 		      "and not evaluated."},
 	{"alerts.utc_offset_h", K_INT, CFG(alerts.utc_offset_h), "7", -12, 14, NULL, NULL, 0,
 	 "Local time of rules' `hours:` (7 = Asia/Ho_Chi_Minh)."},
+	{"limits.require_timestamp", K_BOOL, CFG(limits.require_timestamp), "false", 0, 0, NULL,
+	 NULL, 0, "Reject (bad_time) a record whose payload gives no time, instead of stamping it "
+		  "with the receive time: needed by an HA pair (docs/scaling.md), whose two hubs "
+		  "would otherwise write such a record as two points."},
 };
 
 static const struct key route_keys[] = {
@@ -709,6 +726,10 @@ static const struct key sink_keys[] = {
 	 "First retry delay; doubles on each failure (full jitter)."},
 	{"retry_cap_ms", K_DURATION, SINK(retry_cap_ms), "30s", 1, HOUR, NULL, NULL, 0,
 	 "Longest retry delay; at least retry_base_ms."},
+	{"path", K_STRING, SINK(path), NULL, 0, 0, NULL, &chk_write_path, F_NULLABLE,
+	 "Write path instead of `/write` (v1) or `/api/v2/write` (v2), e.g. "
+	 "`/insert/0/influx/write` for VictoriaMetrics cluster; the version's query parameters "
+	 "are still added."},
 };
 
 static const struct key rule_keys[] = {
@@ -1785,6 +1806,8 @@ static int bind_root(struct ctx *c, const struct node *root, struct hub_config *
 		rc = HUB_EINVAL;
 	if (check_mqtt(c, cfg, lines) != HUB_OK)
 		rc = HUB_EINVAL;
+	c->share_group_line = row_line(lines, &main_table, "mqtt.share_group");
+	c->aqi_line = row_line(lines, &main_table, "alerts.aqi");
 	return rc;
 }
 
@@ -1878,6 +1901,52 @@ static int load_rule_files(struct ctx *c, const char *config_path, struct hub_co
 	return check_rule_names(c, cfg);
 }
 
+/* What makes a rule's outcome depend on more than one reading; every rule has some (an alert
+ * that fired resolves only when the hub that fired it sees a reading that clears it). */
+static const char *rule_state(const struct hub_cfg_rule *r)
+{
+	if (r->for_ms > 0)
+		return "its for: waits for later readings";
+	if (r->keep_firing_for_ms > 0)
+		return "its keep_firing_for: waits for later readings";
+	if (strcmp(r->type, "threshold") != 0 && strcmp(r->type, "bands") != 0)
+		return "a rate, window or stale rule needs every reading of the sensor";
+	if (r->bands && r->clear_margin > 0)
+		return "its clear_margin depends on the band of the last reading";
+	return "it fires on one reading and resolves only on a later one";
+}
+
+/* In a share group the broker hands each message to any member, so no hub sees every reading
+ * of a sensor: rules and the VN_AQI would fire, hold and resolve on fragments. */
+static int check_share_group_state(struct ctx *c, const struct hub_config *cfg)
+{
+	static const char why[] = "the broker hands each message to any member, so no hub sees "
+				  "every reading of a sensor; partition by topic instead (each hub "
+				  "its own routes filters, e.g. by district: docs/scaling.md)";
+	int rc = HUB_OK;
+
+	if (!cfg->mqtt.share_group || !*cfg->mqtt.share_group)
+		return HUB_OK;
+	if (cfg->alerts.aqi)
+		rc = fail(c, c->aqi_line, "alerts.aqi",
+			  "must be false (it is true by default) in a share group (mqtt.share_group: "
+			  "%s, line %d): the hourly "
+			  "VN_AQI needs every reading of a station, and %s", cfg->mqtt.share_group,
+			  c->share_group_line, why);
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct hub_cfg_rule *r = &cfg->rules[i];
+		struct ctx at = *c;
+		at.file = r->file;
+		rc = fail(&at, r->line, "rules",
+			  "rule %s cannot run in a share group (mqtt.share_group: %s, %s:%d): %s, "
+			  "and %s", r->name, cfg->mqtt.share_group, c->file, c->share_group_line,
+			  rule_state(r), why);
+		c->used = at.used;
+		c->nerr = at.nerr;
+	}
+	return rc;
+}
+
 int hub_config_read_json(const char *path, json_t **out, char *err, size_t errlen)
 {
 	struct ctx c = {.file = path, .err = err, .errlen = errlen};
@@ -1921,6 +1990,8 @@ int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t 
 		if ((rc = bind_root(&c, root, cfg, &have_routes, &have_sinks)) != HUB_OK)
 			goto fail;
 		if ((rc = load_rule_files(&c, path, cfg)) != HUB_OK)
+			goto fail;
+		if ((rc = check_share_group_state(&c, cfg)) != HUB_OK)
 			goto fail;
 	}
 	if ((rc = add_defaults(&c, cfg, have_routes, have_sinks)) != HUB_OK)
