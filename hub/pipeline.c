@@ -44,7 +44,7 @@ struct hub_pipeline {
 	size_t max_records;
 	size_t max_string;
 	int deadletter_unrouted;
-	int require_ts; /* limits.require_timestamp: a record the payload gives no time is refused */
+	int require_ts; /* limits.require_timestamp: refuse records without a payload time */
 	struct series_set series;
 	struct series_set dropped_names; /* (kind, field) names counted by name; the rest _other */
 	struct series_set kept_names; /* (kind, field) names kept raw; beyond, they are dropped */
