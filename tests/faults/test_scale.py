@@ -122,7 +122,7 @@ class HAPair(fl.FaultCase):
             self.publish_levels()
             # Both hubs delivered all four events (firing x3, resolved x1) to Alertmanager.
             fl.services.wait_until(lambda: [h.metric_sum("cityhub_notify_sent_total")
-                                            for h in hubs] == [4, 4], KILL_AT_S,
+                                            for h in hubs] == [4, 4], 8,
                                    what="4 events sent by each hub")
             kill_and_restart(hubs[1], load)
             summary = load.finish()
