@@ -422,9 +422,9 @@ int main(int argc, char **argv)
 			       "no time gets its receive time, so the two hubs of an HA pair (same "
 			       "routes, docs/scaling.md) would store it as two points; set it to true "
 			       "there\n");
-	}
-	else if (rc == 0)
+	} else if (rc == 0) {
 		rc = run(&h);
+	}
 	shutdown_hub(&h);
 	return rc;
 }
