@@ -164,6 +164,17 @@ static const char *check_topic_prefix(const char *s)
 	return strpbrk(s, "+#") ? "must not contain the wildcards + or #" : NULL;
 }
 
+/* A sink's write path: absolute, no query or fragment (the hub adds the query). */
+static const char *check_write_path(const char *s)
+{
+	if (s[0] != '/')
+		return "must start with /";
+	for (const char *p = s; *p; p++)
+		if (*p == '?' || *p == '#' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return "must not contain ?, #, spaces or control characters";
+	return NULL;
+}
+
 static const char *check_share_group(const char *s)
 {
 	return strpbrk(s, "/+#") ? "must not contain /, + or #" : NULL;
@@ -218,6 +229,7 @@ static const struct hub_opt_check chk_mqtt_url = {check_mqtt_url, "tcp://, ssl:/
 static const struct hub_opt_check chk_http_url = {check_http_url, "http:// or https:// URL"};
 static const struct hub_opt_check chk_topic_prefix = {check_topic_prefix, "no + or #"};
 static const struct hub_opt_check chk_share_group = {check_share_group, "no /, + or #"};
+static const struct hub_opt_check chk_write_path = {check_write_path, "absolute path, no query"};
 static const struct hub_opt_check chk_filter = {check_filter, "MQTT topic filter"};
 static const struct hub_opt_check chk_name = {check_name, "letters, digits, _ and -"};
 static const struct hub_opt_check chk_rule_name = {check_rule_name, "letters, digits and _"};
@@ -345,6 +357,11 @@ static const struct hub_opt main_keys[] = {
 	 .def = "100000", .min = 1, .max = INT64_C(100000000),
 	 .doc = "Most distinct series (kind + tag set); records of new series beyond it are "
 	        "rejected."},
+	{.path = "limits.require_timestamp", .type = HUB_OPT_BOOL,
+	 .at = CFG(limits.require_timestamp), .def = "false",
+	 .doc = "Reject (bad_time) a record whose payload gives no time, instead of stamping it "
+	        "with the receive time: needed by an HA pair (docs/scaling.md), whose two hubs "
+	        "would otherwise write such a record as two points."},
 
 	{.path = "schemas.dir", .type = HUB_OPT_STRING, .at = CFG(schemas.dir),
 	 .flags = HUB_OPT_NULLABLE,
@@ -472,6 +489,11 @@ static const struct hub_opt sink_keys[] = {
 	{.path = "retry_cap_ms", .type = HUB_OPT_DURATION, .at = SINK(retry_cap_ms), .def = "30s",
 	 .min = 1, .max = HOUR,
 	 .doc = "Longest retry delay; at least retry_base_ms."},
+	{.path = "path", .type = HUB_OPT_STRING, .at = SINK(path), .check = &chk_write_path,
+	 .flags = HUB_OPT_NULLABLE,
+	 .doc = "Write path instead of `/write` (v1) or `/api/v2/write` (v2), e.g. "
+	        "`/insert/0/influx/write` for VictoriaMetrics cluster; the version's query "
+	        "parameters are still added."},
 	{.path = "start", .type = HUB_OPT_ENUM, .at = SINK(start), .def = "oldest",
 	 .names = sink_starts,
 	 .doc = "Where a sink seen for the first time starts: the oldest entry the journal holds, "
@@ -931,8 +953,13 @@ static int check_mqtt(struct hub_yaml_ctx *c, const struct hub_config *cfg, cons
 	return rc;
 }
 
+/* Where keys that later checks name were set (0 = not in the file). */
+struct notable {
+	int share_group, aqi;
+};
+
 static int bind_root(struct hub_yaml_ctx *c, const struct hub_yaml_node *root, struct hub_config *cfg,
-		     bool *have_routes, bool *have_sinks)
+		     bool *have_routes, bool *have_sinks, struct notable *at)
 {
 	int lines[HUB_OPT_MAX_KEYS] = {0};
 	int rc;
@@ -956,6 +983,8 @@ static int bind_root(struct hub_yaml_ctx *c, const struct hub_yaml_node *root, s
 		rc = HUB_EINVAL;
 	if (check_mqtt(c, cfg, lines) != HUB_OK)
 		rc = HUB_EINVAL;
+	at->share_group = hub_options_line(lines, &main_table, "mqtt.share_group");
+	at->aqi = hub_options_line(lines, &main_table, "alerts.aqi");
 	return rc;
 }
 
@@ -1049,6 +1078,53 @@ static int load_rule_files(struct hub_yaml_ctx *c, const char *config_path, stru
 	return check_rule_names(c, cfg);
 }
 
+/* What makes a rule's outcome depend on more than one reading; every rule has some (an alert
+ * that fired resolves only when the hub that fired it sees a reading that clears it). */
+static const char *rule_state(const struct hub_cfg_rule *r)
+{
+	if (r->for_ms > 0)
+		return "its for: waits for later readings";
+	if (r->keep_firing_for_ms > 0)
+		return "its keep_firing_for: waits for later readings";
+	if (strcmp(r->type, "threshold") != 0 && strcmp(r->type, "bands") != 0)
+		return "a rate, window or stale rule needs every reading of the sensor";
+	if (r->bands && r->clear_margin > 0)
+		return "its clear_margin depends on the band of the last reading";
+	return "it fires on one reading and resolves only on a later one";
+}
+
+/* In a share group the broker hands each message to any member, so no hub sees every reading
+ * of a sensor: rules and the VN_AQI would fire, hold and resolve on fragments. */
+static int check_share_group_state(struct hub_yaml_ctx *c, const struct hub_config *cfg,
+				   const struct notable *at)
+{
+	static const char why[] = "the broker hands each message to any member, so no hub sees "
+				  "every reading of a sensor; partition by topic instead (each hub "
+				  "its own routes filters, e.g. by district: docs/scaling.md)";
+	int rc = HUB_OK;
+
+	if (!cfg->mqtt.share_group || !*cfg->mqtt.share_group)
+		return HUB_OK;
+	if (cfg->alerts.aqi)
+		rc = hub_yaml_fail(c, at->aqi, "alerts.aqi",
+			  "must be false (it is true by default) in a share group (mqtt.share_group: "
+			  "%s, line %d): the hourly "
+			  "VN_AQI needs every reading of a station, and %s", cfg->mqtt.share_group,
+			  at->share_group, why);
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct hub_cfg_rule *r = &cfg->rules[i];
+		struct hub_yaml_ctx where = *c;
+		where.file = r->file;
+		rc = hub_yaml_fail(&where, r->line, "rules",
+			  "rule %s cannot run in a share group (mqtt.share_group: %s, %s:%d): %s, "
+			  "and %s", r->name, cfg->mqtt.share_group, c->file, at->share_group,
+			  rule_state(r), why);
+		c->used = where.used;
+		c->nerr = where.nerr;
+	}
+	return rc;
+}
+
 int hub_config_read_json(const char *path, json_t **out, char *err, size_t errlen)
 {
 	return hub_yaml_read_json(path, out, err, errlen);
@@ -1066,6 +1142,7 @@ int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t 
 	struct hub_yaml_ctx c = {.file = path ? path : "(defaults)", .err = err, .errlen = errlen};
 	struct hub_yaml_node *root = NULL;
 	bool have_routes = false, have_sinks = false;
+	struct notable at = {0};
 	int rc;
 
 	if (!cfg)
@@ -1079,9 +1156,11 @@ int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t 
 		cfg->path = hub_xstrdup(path);
 		if ((rc = hub_yaml_read_file(&c, path, &root)) != HUB_OK)
 			goto fail;
-		if ((rc = bind_root(&c, root, cfg, &have_routes, &have_sinks)) != HUB_OK)
+		if ((rc = bind_root(&c, root, cfg, &have_routes, &have_sinks, &at)) != HUB_OK)
 			goto fail;
 		if ((rc = load_rule_files(&c, path, cfg)) != HUB_OK)
+			goto fail;
+		if ((rc = check_share_group_state(&c, cfg, &at)) != HUB_OK)
 			goto fail;
 	}
 	if ((rc = add_defaults(&c, cfg, have_routes, have_sinks)) != HUB_OK)

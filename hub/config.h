@@ -44,6 +44,7 @@ struct hub_cfg_sink {
 	int timeout_ms;
 	int retry_base_ms;
 	int retry_cap_ms;
+	char *path;   /* write path overriding /write or /api/v2/write, or NULL */
 	int line;
 };
 
@@ -119,6 +120,7 @@ struct hub_config {
 		int max_records;
 		int max_string_bytes;
 		int64_t max_series;
+		int require_timestamp; /* reject records without a payload timestamp (bad_time) */
 	} limits;
 	struct {
 		char *dir; /* NULL or empty = the schemas built into the binary */

@@ -123,13 +123,16 @@ static char *build_url(CURL *c, const struct hub_cfg_sink *cfg)
 	while (n > 0 && cfg->url[n - 1] == '/')
 		n--;
 	hub_buf_append(&u, cfg->url, n);
+	/* sinks[].path: a cluster's or proxy's own path to the same line-protocol endpoint */
+	hub_buf_puts(&u, !empty(cfg->path) ? cfg->path : cfg->version == 2 ? "/api/v2/write"
+									    : "/write");
 	if (cfg->version == 2) {
-		hub_buf_puts(&u, "/api/v2/write?org=");
+		hub_buf_puts(&u, "?org=");
 		rc = add_escaped(c, &u, cfg->org);
 		hub_buf_puts(&u, "&bucket=");
 		rc |= add_escaped(c, &u, cfg->bucket);
 	} else {
-		hub_buf_puts(&u, "/write?db=");
+		hub_buf_puts(&u, "?db=");
 		rc = add_escaped(c, &u, cfg->database);
 		if (!empty(cfg->retention_policy)) {
 			hub_buf_puts(&u, "&rp=");

@@ -535,10 +535,16 @@ int main(int argc, char **argv)
 		return hub_test_rules(a.test_rules, stdout);
 	struct hub h = {.args = a};
 	rc = load(&h, &a);
-	if (rc == 0 && a.check_only)
+	if (rc == 0 && a.check_only) {
 		printf("%s: ok\n", a.config);
-	else if (rc == 0)
+		if (!h.cfg.limits.require_timestamp && !*h.cfg.mqtt.share_group)
+			printf("note: limits.require_timestamp is false: a record whose payload gives "
+			       "no time gets its receive time, so the two hubs of an HA pair (same "
+			       "routes, docs/scaling.md) would store it as two points; set it to true "
+			       "there\n");
+	} else if (rc == 0) {
 		rc = run(&h);
+	}
 	shutdown_hub(&h);
 	return rc;
 }

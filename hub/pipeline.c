@@ -45,6 +45,7 @@ struct hub_pipeline {
 	size_t max_records;
 	size_t max_string;
 	int deadletter_unrouted;
+	int require_ts; /* limits.require_timestamp: refuse records without a payload time */
 	struct series_set series;
 	struct series_set dropped_names; /* (kind, field) names counted by name; the rest _other */
 	struct series_set kept_names; /* (kind, field) names kept raw; beyond, they are dropped */
@@ -211,6 +212,7 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 	p->max_records = (size_t)cfg->limits.max_records;
 	p->max_string = (size_t)cfg->limits.max_string_bytes;
 	p->deadletter_unrouted = cfg->mqtt.deadletter_unrouted;
+	p->require_ts = cfg->limits.require_timestamp;
 	series_init(&p->series, (size_t)cfg->limits.max_series);
 	series_init(&p->dropped_names, MAX_DROPPED_NAMES);
 	series_init(&p->kept_names, MAX_KEPT_NAMES);
@@ -695,6 +697,9 @@ int hub_pipeline_decode(struct hub_pipeline *p, const struct hub_msg *msg, struc
 		rc = r->adapter->decode(msg, r->state, out, rej);
 	if (rc == HUB_OK && out->n == 0)
 		rc = hub_reject(rej, HUB_R_EMPTY, "no readings in the message");
+	for (size_t i = 0; rc == HUB_OK && p->require_ts && i < out->n; i++)
+		if (!out->recs[i].has_ts)
+			rc = hub_reject(rej, HUB_R_BAD_TIME, "no timestamp in the payload");
 	for (size_t i = 0; rc == HUB_OK && i < out->n; i++)
 		rc = fill_from_topic(r, &tv, out, &out->recs[i], msg->recv_ns, rej);
 	if (rc == HUB_OK)

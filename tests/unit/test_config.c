@@ -561,6 +561,16 @@ static const struct err_case err_cases[] = {
 	 "2: mqtt.url: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss:// and "
 	 "name a host"},
 	{"mqtt:\n  share_group: a/b\n", "2: mqtt.share_group: must not contain /, + or #"},
+	/* issue 14: a share group takes no VN_AQI (nor rules: tests/integration/test_scale.py) */
+	{"mqtt:\n  share_group: g\n",
+	 " alerts.aqi: must be false (it is true by default) in a share group (mqtt.share_group: "
+	 "g, line 2): the hourly VN_AQI needs every reading of a station, and the broker hands "
+	 "each message to any member, so no hub sees every reading of a sensor; partition by "
+	 "topic instead (each hub its own routes filters, e.g. by district: docs/scaling.md)"},
+	{"sinks:\n  - name: a\n    url: http://h\n    path: insert/0/influx/write\n",
+	 "4: sinks[0].path: must start with /"},
+	{"sinks:\n  - name: a\n    url: http://h\n    path: /write?db=x\n",
+	 "4: sinks[0].path: must not contain ?, #, spaces or control characters"},
 	{"mqtt:\n  deadletter_prefix: dl/#\n",
 	 "2: mqtt.deadletter_prefix: must not contain the wildcards + or #"},
 	{"routes:\n  - filter: a/#/b\n    adapter: native\n",

@@ -356,6 +356,31 @@ static void kept_fields_are_raw_and_bounded(void **state)
 	assert_string_equal(f->rs.dropped[0].field, "spare");
 }
 
+/* limits.require_timestamp (issue 14, HA pairs): a record without a payload time is refused
+ * (bad_time) instead of taking the receive time; one with a time passes unchanged. */
+static void require_timestamp_refuses_receive_time(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	f->cfg.limits.require_timestamp = 1;
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	assert_non_null(p);
+	hub_pipeline_free(f->p);
+	f->p = p;
+	const char *topic = "city/noise/p/n-1", *payload = "{\"fields\":{\"laeq_db\":60}}";
+	struct hub_msg m = {topic, strlen(topic), (const uint8_t *)payload, strlen(payload), 42};
+	struct hub_reject rej;
+	const char *adapter;
+	assert_int_equal(hub_pipeline_decode(f->p, &m, &f->rs, &rej, &adapter), HUB_EREJECT);
+	assert_string_equal(rej.reason, HUB_R_BAD_TIME);
+	assert_string_equal(rej.detail, "no timestamp in the payload");
+	assert_int_equal(f->rs.n, 0);
+	assert_string_equal(decode(f, "city/noise/p/n-1",
+				   "{\"ts\":1795687200000,\"fields\":{\"laeq_db\":60}}"),
+			    "ok");
+	assert_int_equal(f->rs.recs[0].ts_ns, INT64_C(1795687200000) * 1000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +398,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(dropped_fields_are_noted_with_bounded_names, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(kept_fields_are_raw_and_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(require_timestamp_refuses_receive_time, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
