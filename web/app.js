@@ -108,7 +108,8 @@
 		alerts: new Map(), recent: [], districts: [], sort: { key: 'district', dir: 1 },
 		dirty: new Set(), dirtyAlerts: false, dirtyDistricts: false, frame: 0, loading: null,
 		queued: [], historyQueue: [], historyActive: 0, districtsTimer: 0, lastDistricts: 0,
-		lastEventId: '', stream: null, mapReady: false, filter: ''
+		lastEventId: '', stream: null, mapReady: false, filter: '',
+		stats: { flushes: 0, rows: 0, totalMs: 0, maxMs: 0 } /* DOM work per frame, for the test */
 	};
 	const $ = (id) => document.getElementById(id);
 	const L = () => (S.lang === 'vi' ? 0 : 1);
@@ -487,6 +488,7 @@
 	}
 
 	function flush() {
+		const t0 = performance.now();
 		S.frame = 0;
 		const ids = S.dirty;
 		S.dirty = new Set();
@@ -512,6 +514,11 @@
 			renderDistricts();
 		}
 		$('sensor-count').textContent = S.sensors.size;
+		const ms = performance.now() - t0;
+		S.stats.flushes++;
+		S.stats.rows += ids.size;
+		S.stats.totalMs += ms;
+		S.stats.maxMs = Math.max(S.stats.maxMs, ms);
 	}
 
 	function el(tag, cls, text) {
