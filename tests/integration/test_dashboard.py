@@ -131,8 +131,11 @@ class Dashboard(unittest.TestCase):
         cls.hub = new_hub(cls.tmp, cls.broker, cls.influx, config=config).start()
         if cls.hub.http("/api/v1/sensors")[0] == 200:
             cls.base = f"http://127.0.0.1:{cls.hub.http_port}/"
-            print("testing the hub's own dashboard and /api/v1"
-                  + ("" if cls.with_registry else " (no sensor registry yet)"))
+            print("testing the hub's own dashboard and /api/v1")
+            assert cls.with_registry, (
+                "the hub serves /api/v1 but the test found no sensor registry to give it: "
+                f"config key from docs/config.md {reg_key!r}, cityhub-sim --registry file "
+                f"{reg_file!r}")
         else:
             cls.stub = Stub(cls.broker.port)
             cls.base = f"http://127.0.0.1:{cls.stub.port}/"
