@@ -129,6 +129,7 @@
 				hour: '2-digit', minute: '2-digit', second: '2-digit' })),
 			n0: new Intl.NumberFormat(loc, { maximumFractionDigits: 0 }),
 			n1: new Intl.NumberFormat(loc, { maximumFractionDigits: 1 }),
+			n2: new Intl.NumberFormat(loc, { maximumFractionDigits: 2 }),
 			n3: new Intl.NumberFormat(loc, { maximumFractionDigits: 3 })
 		};
 	}
@@ -137,7 +138,7 @@
 		if (typeof v !== 'number' || !isFinite(v))
 			return String(v);
 		const a = Math.abs(v);
-		return (a >= 100 ? fmt.n0 : a >= 10 ? fmt.n1 : fmt.n3).format(v);
+		return (a >= 100 ? fmt.n0 : a >= 10 ? fmt.n1 : a >= 1 ? fmt.n2 : fmt.n3).format(v);
 	}
 
 	/* A field's value and unit as shown: fractions ('/') as percent. */
@@ -671,6 +672,22 @@
 		});
 		$('alert-count').textContent = list.length;
 		$('no-alerts').hidden = list.length > 0;
+		renderRecent();
+	}
+
+	/* The last transitions (firing, resolved), newest first. */
+	function renderRecent() {
+		const ol = $('recent');
+		ol.textContent = '';
+		S.recent.slice(0, 12).forEach((ev) => {
+			const li = el('li', 'ev-' + ev.state);
+			const s = S.sensors.get(ev.sensor_id);
+			li.append(el('time', 'ev-at', when(ev.at)), ' ',
+				el('span', 'badge c-sev-' + (ev.state === 'firing' ? ev.severity : 'info'),
+					t(ev.state === 'firing' ? 'firing' : 'resolved')),
+				' ' + ev.rule + (ev.level ? ' ' + ev.level : '') + ' · ' + (s ? sensorName(s) : ev.sensor_id));
+			ol.appendChild(li);
+		});
 	}
 
 	/* ---- districts ---- */

@@ -69,6 +69,15 @@ def scenario_sensors(path):
     return out
 
 
+def pm25_aqi(pm):
+    """VN_AQI of one PM2.5 value (Decision 1459/QD-TCMT breakpoints; the hub uses NowCast)."""
+    bp = [(0, 0), (25, 50), (50, 100), (80, 150), (150, 200), (250, 300), (350, 400), (500, 500)]
+    for (c0, i0), (c1, i1) in zip(bp, bp[1:]):
+        if pm <= c1:
+            return round(i0 + (i1 - i0) * (pm - c0) / (c1 - c0))
+    return 500
+
+
 class State:
     def __init__(self, sensors):
         self.lock = threading.Lock()
@@ -156,7 +165,7 @@ class State:
                         d[key] = {"value": v, "sensor_id": s["id"]}
                 pm = s["values"].get("pm25", {}).get("value")
                 if pm is not None:
-                    aqi = round(pm * 2) if pm <= 50 else round(100 + (pm - 50) * 50 / 30)
+                    aqi = pm25_aqi(pm)
                     if d["worst_aqi"] is None or aqi > d["worst_aqi"]["value"]:
                         d["worst_aqi"] = {"value": aqi, "category": 0, "category_name": "",
                                           "sensor_id": s["id"]}
@@ -286,13 +295,43 @@ def follow_mqtt(state, port):
 
 
 def demo(state, period):
+    """Every sensor reads at once, then each every `period` seconds, spread over the period."""
     rnd = random.Random(1)
+    first = True
     while True:
         for s in list(state.sensors.values()):
             fields = {f: round(rnd.uniform(lo, hi), 3) for f, (lo, hi) in DEMO.get(s["kind"], {}).items()}
             if fields:
                 state.reading(s["id"], s["kind"], s["district"], iso(time.time()), fields)
-            time.sleep(period / max(1, len(state.sensors)))
+            if not first:
+                time.sleep(period / max(1, len(state.sensors)))
+        first = False
+
+
+def showcase(state):
+    """A scene for the README's screenshot: a river at alert level III, salt at an intake, haze
+    at the bus station (summaries as rules/mytho.yaml writes them)."""
+    now = time.time()
+    state.reading("wl-tien-mytho", None, None, iso(now), {"level_m": 1.63, "flow_m3s": 3850})
+    state.reading("wq-binhduc-intake", None, None, iso(now), {"salinity_ppt": 1.42,
+                                                               "temperature_c": 28.6})
+    state.reading("aq-busstation", None, None, iso(now), {"pm25": 118, "pm10": 165,
+                                                           "temperature_c": 29.1, "humidity": 0.71})
+    state.alert({"id": "1", "rule": "salinity_domestic", "sensor_id": "wq-binhduc-intake",
+                 "state": "firing", "severity": "warning", "at": iso(now - 38 * 60), "value": 1.42,
+                 "labels": {"team": "water"}, "annotations": {
+                     "summary_vi": "Độ mặn 1.42 g/L tại wq-binhduc-intake (trung-an) vượt 1 g/L: "
+                                   "ngừng lấy nước sinh hoạt, không tưới cây ăn trái",
+                     "summary_en": "Salinity 1.42 g/L at wq-binhduc-intake (trung-an) above 1 g/L: "
+                                   "stop raw-water intake for domestic supply, do not irrigate "
+                                   "orchards"}})
+    state.alert({"id": "2", "rule": "river_level", "sensor_id": "wl-tien-mytho", "level": "III",
+                 "state": "firing", "severity": "critical", "at": iso(now - 6 * 60), "value": 1.63,
+                 "labels": {"team": "water"}, "annotations": {
+                     "summary_vi": "Mực nước sông Tiền tại wl-tien-mytho 1.63 m, trên mức báo "
+                                   "động III",
+                     "summary_en": "Tien River level at wl-tien-mytho 1.63 m, above alert level "
+                                   "III"}})
 
 
 def main():
@@ -302,6 +341,7 @@ def main():
     ap.add_argument("--synthetic", type=int, default=0, help="add N made-up sensors")
     ap.add_argument("--mqtt-port", type=int)
     ap.add_argument("--demo", type=float, default=0, help="every sensor reads every N s")
+    ap.add_argument("--showcase", action="store_true", help="the README screenshot's alerts")
     a = ap.parse_args()
     sensors = scenario_sensors(a.scenario)
     rnd = random.Random(7)
@@ -317,6 +357,9 @@ def main():
         threading.Thread(target=follow_mqtt, args=(Handler.state, a.mqtt_port), daemon=True).start()
     if a.demo:
         threading.Thread(target=demo, args=(Handler.state, a.demo), daemon=True).start()
+        time.sleep(0.5)
+    if a.showcase:
+        showcase(Handler.state)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 
