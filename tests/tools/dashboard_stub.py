@@ -271,6 +271,15 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+CHILDREN = []
+
+
+def on_sigterm(*_):
+    for proc in CHILDREN:
+        proc.kill()
+    os._exit(0)
+
+
 def die_with_parent():
     """Runs in the child before exec: SIGKILL when the stub dies (PR_SET_PDEATHSIG)."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -281,7 +290,7 @@ def follow_mqtt(state, port):
     """Turns native payloads on city/{kind}/{district}/{sensor_id} into readings."""
     proc = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-v", "-t", "city/#"],
                             stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
-    signal.signal(signal.SIGTERM, lambda *_: (proc.kill(), os._exit(0)))
+    CHILDREN.append(proc)
     for line in proc.stdout:
         topic, _, payload = line.rstrip("\n").partition(" ")
         parts = topic.split("/")
@@ -351,6 +360,7 @@ def main():
                         "district": "phuong-%d" % (1 + i % 10), "lat": rnd.uniform(10.352, 10.372),
                         "lon": rnd.uniform(106.338, 106.39), "interval_s": 5})
     Handler.state = State(sensors)
+    signal.signal(signal.SIGTERM, on_sigterm)
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     if a.mqtt_port:
