@@ -927,14 +927,22 @@
 			S.sensors.forEach((s, id) => S.dirty.add(id));
 			schedule();
 		});
-		$('map').addEventListener('click', (e) => {
+		/* a marker (clicked, or Enter/Space when focused) shows its row in the table */
+		const showRow = (e) => {
 			const m = e.target.closest && e.target.closest('.marker');
 			const row = m && S.rows.get(m.dataset.id);
-			if (row) {
-				row.tr.scrollIntoView({ block: 'center' });
-				row.tr.classList.add('flash');
-				setTimeout(() => row.tr.classList.remove('flash'), 1500);
-			}
+			if (!row)
+				return;
+			e.preventDefault();
+			row.tr.hidden = false;
+			row.tr.scrollIntoView({ block: 'center' });
+			row.tr.classList.add('flash');
+			setTimeout(() => row.tr.classList.remove('flash'), 1500);
+		};
+		$('map').addEventListener('click', showRow);
+		$('map').addEventListener('keydown', (e) => {
+			if (e.key === 'Enter' || e.key === ' ')
+				showRow(e);
 		});
 		if ('IntersectionObserver' in window)
 			S.observer = new IntersectionObserver((entries) => entries.forEach((en) => {

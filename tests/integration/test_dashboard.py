@@ -8,7 +8,7 @@ language toggle changes the labels (and the alert's summary); 1,000 sensors repo
 
 Until the hub serves /api/v1 (issue 12, live state), the page is tested against
 tests/tools/dashboard_stub.py fed by the same broker; the test says which it used. It skips
-(exit 77) only when chromium cannot start at all."""
+(exit 77) only when chromium cannot start at all (CITYHUB_CHROMIUM names another binary)."""
 import json
 import os
 import re
@@ -82,7 +82,8 @@ def start_browser(profile):
                 "--disable-component-update", "--disable-sync", "--window-size=1600,1300",
                 "--user-data-dir=" + profile]:
         opts.add_argument(arg)
-    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    opts.binary_location = (os.environ.get("CITYHUB_CHROMIUM") or shutil.which("chromium")
+                            or "/usr/bin/chromium")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     return webdriver.Chrome(service=ChromeService(driver), options=opts)
@@ -187,6 +188,25 @@ class Dashboard(unittest.TestCase):
     def check_console(self):
         errors = [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
         self.assertEqual(errors, [], "errors in the browser console")
+
+    def test_token_protects_the_api_only(self):
+        """With http.token set, the page's files come without it (they hold no data); the
+        API does not."""
+        workdir = os.path.join(self.tmp, "token")
+        os.makedirs(workdir)
+        hub = new_hub(workdir, self.broker, config={"http": {"token": "dash-s3cret"}})
+        hub.start(wait_ready=False)
+        try:
+            services.wait_until(lambda: hub.http("/healthz")[0] == 200, 20, what="/healthz")
+            for path, marker in (("/", "<html lang=\"vi\">"), ("/app.js", "/api/v1/stream"),
+                                 ("/app.css", "--aqi1"), ("/mytho-map.svg", "id=\"markers\"")):
+                status, body = hub.http(path)
+                self.assertEqual(status, 200, path)
+                self.assertIn(marker, body, path)
+            self.assertEqual(hub.http("/metrics")[0], 401)
+            self.assertEqual(hub.http("/api/v1/sensors")[0], 401)
+        finally:
+            hub.kill()
 
     # -- the test, in order: one page load, one browser --
     def test_dashboard(self):
