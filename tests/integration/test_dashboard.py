@@ -92,16 +92,20 @@ def start_browser(profile):
 class Stub:
     """tests/tools/dashboard_stub.py following the broker."""
 
-    def __init__(self, broker_port):
-        self.proc = subprocess.Popen([sys.executable, STUB, "--mqtt-port", str(broker_port)],
-                                     stdout=subprocess.PIPE, text=True)
+    def __init__(self, broker_port, port=0):
+        self.broker_port = broker_port
+        self.proc = subprocess.Popen([sys.executable, STUB, "--mqtt-port", str(broker_port),
+                                      "--port", str(port)], stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
 
-    def alert(self, ev):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_stub/alert",
-                                     data=json.dumps(ev).encode(), method="POST",
+    def post(self, what, body):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_stub/{what}",
+                                     data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req, timeout=5).read()
+
+    def alert(self, ev):
+        self.post("alert", ev)
 
     def close(self):
         self.proc.terminate()
@@ -215,6 +219,7 @@ class Dashboard(unittest.TestCase):
         self.alert_fires_and_clears()
         self.language_toggle()
         self.many_sensors()
+        self.reconnects()
         self.with_token()
         self.check_console()
 
@@ -291,6 +296,31 @@ class Dashboard(unittest.TestCase):
         self.assertIn("Wards and communes", self.driver.find_element(By.ID, "districts-h").text)
         self.driver.find_element(By.ID, "lang").click()
         self.wait(lambda: "Cảnh báo đang hoạt động" in heading(), 2, "Vietnamese labels again")
+
+    def conn(self):
+        return self.js("return document.getElementById('conn').className")
+
+    def reconnects(self):
+        """The server goes away and comes back on the same port: the page says so, reconnects
+        by itself and loads the state again (a reading given while it was away shows)."""
+        if self.stub:
+            port = self.stub.port
+            self.stub.close()
+        else:
+            self.hub.stop()
+        self.wait(lambda: self.conn().endswith("conn-retry"), 10, "the page to see the loss")
+        if self.stub:
+            type(self).stub = Stub(self.broker.port, port)
+            # before the page is back: only a fresh load of the state can bring it
+            self.stub.post("reading", {"sensor_id": "wq-binhduc-intake",
+                                       "fields": {"salinity_ppt": 0.555}})
+        else:
+            self.publish("water_quality", "trung-an", "wq-binhduc-intake", {"salinity_ppt": 0.555})
+            self.hub.start()
+        self.wait(lambda: self.conn().endswith("conn-live"), 20, "the page to reconnect")
+        self.wait(lambda: (lambda v: v and v[0] == "0.555")(
+            self.shown_value("wq-binhduc-intake", "salinity_ppt")), 10,
+            "the reading given while the page was away")
 
     def with_token(self):
         """?token= is kept in sessionStorage, leaves the address bar, and the stream is then
