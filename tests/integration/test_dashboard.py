@@ -40,12 +40,17 @@ RIVER_VI = "Mực nước sông Tiền tại wl-tien-mytho"
 RIVER_EN = "Tien River level at wl-tien-mytho"
 
 
-def registry_sensors():
-    """The pilot's sensors with a position (the scenario is the registry's source)."""
+def scenario_sensors():
+    """The pilot's sensors (id, kind, district, lat, lon, interval_s) from its scenario."""
     with open(SCENARIO, encoding="utf-8") as f:
         text = f.read().split("\nscenarios:")[0]
-    return {m.group(1): m.group(2) for m in re.finditer(
-        r"\{id: ([\w-]+), kind: (\w+), district: [\w-]+,\s*lat: [\d.]+", text)}
+    return re.findall(r"\{id: ([\w-]+), kind: (\w+), district: ([\w-]+),\s*lat: ([\d.]+),"
+                      r"\s*lon: ([\d.]+),\s*interval_s: (\d+)", text)
+
+
+def registry_sensors():
+    """The registry's sensors, all with a position: {id: kind}."""
+    return {row[0]: row[1] for row in scenario_sensors()}
 
 
 def registry_key():
@@ -57,13 +62,18 @@ def registry_key():
 
 
 def write_registry(workdir):
-    """Has cityhub-sim write the pilot's registry; None when it cannot yet."""
-    help_text = subprocess.run([SIM_BIN, "--help"], capture_output=True, text=True).stdout
-    if "--registry" not in help_text:
-        return None
+    """The pilot's registry: written by cityhub-sim --registry where it can, else as CSV from
+    the scenario (the columns of docs/config.md's live.registry)."""
     path = os.path.join(workdir, "registry.csv")
-    subprocess.run([SIM_BIN, "--registry", path], check=True, timeout=60,
-                   capture_output=True)
+    help_text = subprocess.run([SIM_BIN, "--help"], capture_output=True, text=True).stdout
+    if "--registry" in help_text:
+        subprocess.run([SIM_BIN, "--registry", path], check=True, timeout=60,
+                       capture_output=True)
+        return path
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("id,kind,district,lat,lon,name_vi,name_en,interval_s\n")
+        for sid, kind, district, lat, lon, interval in scenario_sensors():
+            f.write(f"{sid},{kind},{district},{lat},{lon},Trạm {sid},Station {sid},{interval}\n")
     return path
 
 
