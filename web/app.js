@@ -12,7 +12,7 @@
 	const HISTORY_STEP = '15m';
 	const HISTORY_SINCE = '24h';
 	const MAX_HISTORY_FETCHES = 4;
-	const DISTRICTS_EVERY_MS = 5000;
+	const DISTRICTS_EVERY_MS = 2000;
 
 	const I18N = {
 		vi: {
@@ -97,6 +97,15 @@
 	const SPARK_FIELD = {
 		air_quality: 'pm25', water_level: 'level_m', water_quality: 'salinity_ppt',
 		traffic_flow: 'vehicle_count', noise: 'laeq_db', weather: 'temperature_c', aqi: 'aqi'
+	};
+	/* Canonical units of schemas/*.json, for readings of the stream (which carry none). */
+	const CANONICAL = {
+		pm1: 'ug/m3', pm25: 'ug/m3', pm10: 'ug/m3', no2: 'ug/m3', o3: 'ug/m3', co: 'ug/m3',
+		so2: 'ug/m3', temperature_c: 'Cel', humidity: '/', laeq_db: 'dB', lamax_db: 'dB',
+		vehicle_count: 'count', avg_speed_kmh: 'km/h', occupancy: '/', pressure_hpa: 'hPa',
+		rain_mm: 'mm', wind_speed_ms: 'm/s', wind_dir_deg: 'deg', level_m: 'm', flow_m3s: 'm3/s',
+		salinity_ppt: 'g/l', conductivity_us_cm: 'uS/cm', ph: 'pH', do_mg_l: 'mg/l',
+		turbidity_ntu: 'NTU', battery_v: 'V', rssi_dbm: 'dBm', snr_db: 'dB'
 	};
 	const UNITS = {
 		'ug/m3': 'µg/m³', 'm3/s': 'm³/s', Cel: '°C', 'g/l': 'g/L', 'uS/cm': 'µS/cm', 'mg/l': 'mg/L',
@@ -330,7 +339,8 @@
 			const v = vals[f];
 			const obj = v !== null && typeof v === 'object' && 'value' in v ? v : { value: v };
 			const prev = s.values[f] || {};
-			s.values[f] = { value: obj.value, unit: obj.unit || prev.unit, ts: obj.ts || r.ts };
+			s.values[f] = { value: obj.value, unit: obj.unit || prev.unit || CANONICAL[f],
+				ts: obj.ts || r.ts };
 			if (s.spark && s.spark.field === f && typeof obj.value === 'number')
 				pushSpark(s, obj.ts || r.ts, obj.value);
 		}
