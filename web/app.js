@@ -29,7 +29,7 @@
 			err_api: 'Không đọc được API của hub', river: 'Sông Tiền', canal: 'Kênh Bảo Định',
 			lg_aqi: 'VN_AQI (không khí)', lg_sal: 'Độ mặn', lg_level: 'Mực nước sông Tiền',
 			lg_other: 'Cảm biến khác: bình thường', lg_stale: 'Trễ hoặc chưa có dữ liệu',
-			estimated: 'ước tính từ PM2.5 mới nhất', sensors_n: 'cảm biến', max: 'cao nhất',
+			estimated: 'ước tính từ PM2.5 mới nhất', sensors_n: 'cảm biến', sensor_1: 'cảm biến', max: 'cao nhất',
 			worst_aqi: 'VN_AQI xấu nhất', salinity: 'Độ mặn', level: 'Mực nước', sort_hint: 'Sắp xếp',
 			s: 'giây', m: 'phút', h: 'giờ', d: 'ngày', level_word: 'mức'
 		},
@@ -47,7 +47,7 @@
 			err_api: 'Cannot read the hub API', river: 'Tien River', canal: 'Bao Dinh canal',
 			lg_aqi: 'VN_AQI (air)', lg_sal: 'Salinity', lg_level: 'Tien River level',
 			lg_other: 'Other sensors: normal', lg_stale: 'Stale or no data yet',
-			estimated: 'estimated from the latest PM2.5', sensors_n: 'sensors', max: 'highest',
+			estimated: 'estimated from the latest PM2.5', sensors_n: 'sensors', sensor_1: 'sensor', max: 'highest',
 			worst_aqi: 'Worst VN_AQI', salinity: 'Salinity', level: 'Water level', sort_hint: 'Sort',
 			s: 's', m: 'min', h: 'h', d: 'd', level_word: 'level'
 		}
@@ -722,7 +722,7 @@
 		card.dataset.district = d.district;
 		card.appendChild(el('h3', null, districtName(d.district)));
 		const counts = el('p', 'counts');
-		counts.append(el('span', 'n', d.sensors + ' ' + t('sensors_n')));
+		counts.append(el('span', 'n', d.sensors + ' ' + t(d.sensors === 1 ? 'sensor_1' : 'sensors_n')));
 		['ok', 'alerting', 'stale', 'missing'].forEach((k) => {
 			if (d[k])
 				counts.append(el('span', 'n st-' + k, named(STATES, k) + ' ' + d[k]));
