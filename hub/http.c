@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "cityhub/log.h"
 #include "metrics.h"
+#include "web.h"
 
 struct hub_http {
 	struct MHD_Daemon *daemon;
@@ -99,6 +100,40 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *conn)
 	return rc;
 }
 
+static int is_web_path(const char *url)
+{
+	const unsigned char *data;
+	size_t len;
+	const char *type;
+	return hub_web_find(url, &data, &len, &type, NULL) == HUB_OK;
+}
+
+/* A dashboard file (web/). Served without the token: the files hold no city data, and the page
+ * sends the token (given once as ?token=) with its own API calls. "no-cache" plus the content's
+ * ETag: browsers revalidate, so a new binary's page is never mixed with an old script. */
+static enum MHD_Result serve_web(struct MHD_Connection *conn, const char *url)
+{
+	const unsigned char *data;
+	size_t len;
+	const char *type, *etag;
+	if (hub_web_find(url, &data, &len, &type, &etag) != HUB_OK)
+		return reply(conn, 404, "text/plain", "not found\n", 10);
+	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+	int fresh = inm && strstr(inm, etag) != NULL;
+	struct MHD_Response *r = MHD_create_response_from_buffer(fresh ? 0 : len, (void *)data,
+								 MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	MHD_add_response_header(r, "ETag", etag);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; img-src 'self' data:; object-src 'none'; "
+				"base-uri 'none'; frame-ancestors 'none'");
+	enum MHD_Result rc = MHD_queue_response(conn, fresh ? 304 : 200, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_size, void **state)
@@ -112,6 +147,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return reply(conn, 405, "text/plain", "method not allowed\n", 19);
 	if (strcmp(url, "/healthz") == 0)
 		return reply(conn, 200, "text/plain", "ok\n", 3);
+	if (is_web_path(url))
+		return serve_web(conn, url);
 	if (!authorized(h, conn))
 		return reply_unauthorized(conn);
 	if (strcmp(url, "/readyz") == 0)
