@@ -649,6 +649,18 @@ static const struct key main_keys[] = {
 		      "and not evaluated."},
 	{"alerts.utc_offset_h", K_INT, CFG(alerts.utc_offset_h), "7", -12, 14, NULL, NULL, 0,
 	 "Local time of rules' `hours:` (7 = Asia/Ho_Chi_Minh)."},
+
+	{"live.registry", K_STRING, CFG(live.registry), NULL, 0, 0, NULL, NULL, F_NULLABLE,
+	 "Sensor registry file (YAML list or CSV with a header: id, kind, district, lat, lon, "
+	 "name_vi, name_en, interval_s), relative to this file's directory; empty = none."},
+	{"live.max_sensors", K_INT, CFG(live.max_sensors), "20000", 1, 1000000, NULL, NULL, 0,
+	 "Most sensors the live state tracks; further ones are left out of /api/v1."},
+	{"live.heartbeat_ms", K_DURATION, CFG(live.heartbeat_ms), "15s", 100, MIN, NULL, NULL, 0,
+	 "Interval of the heartbeat comments on /api/v1/stream."},
+	{"live.stream_backlog", K_INT, CFG(live.stream_backlog), "1024", 16, 4000, NULL, NULL, 0,
+	 "Events an /api/v1/stream client may lag behind before it is dropped."},
+	{"live.max_clients", K_INT, CFG(live.max_clients), "500", 1, 2000, NULL, NULL, 0,
+	 "Most /api/v1/stream clients at once; more are answered 503."},
 };
 
 static const struct key route_keys[] = {
@@ -810,9 +822,10 @@ static const struct section {
 	{"limits",
 	 "Bounds on hostile or broken input; what exceeds them is rejected with a reason."},
 	{"schemas", "The canonical kinds (fields, units, ranges)."},
-	{"http", "The operations API: /healthz, /readyz, /metrics."},
+	{"http", "The operations API: /healthz, /readyz, /metrics, /api/v1 (docs/operations.md)."},
 	{"log", "Logging (logfmt on standard error)."},
 	{"alerts", "The alert engine (docs/alerts.md): rule files, state, the derived VN_AQI."},
+	{"live", "The live state behind /api/v1 (docs/operations.md): sensor registry, limits."},
 };
 
 /* Default route and sink used when the file has no routes: or sinks: key. */
@@ -1922,6 +1935,11 @@ int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t 
 			goto fail;
 		if ((rc = load_rule_files(&c, path, cfg)) != HUB_OK)
 			goto fail;
+		if (cfg->live.registry) {
+			char *p = relative_to(path, cfg->live.registry);
+			free(cfg->live.registry);
+			cfg->live.registry = p;
+		}
 	}
 	if ((rc = add_defaults(&c, cfg, have_routes, have_sinks)) != HUB_OK)
 		goto fail;

@@ -12,12 +12,14 @@
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 #include "alert/alerts.h"
+#include "api.h"
 #include "cityhub/schema.h"
 #include "config.h"
 #include "consumer.h"
 #include "http.h"
 #include "ingest.h"
 #include "journal.h"
+#include "live.h"
 #include "metrics.h"
 #include "notify/notify.h"
 #include "pipeline.h"
@@ -38,6 +40,8 @@ struct hub {
 	size_t nconsumers;
 	struct hub_notifier **notifiers;
 	size_t nnotifiers;
+	struct hub_live *live;
+	struct hub_api *api;
 	struct hub_http *http;
 };
 
@@ -181,6 +185,12 @@ static int load(struct hub *h, const struct args *a)
 		fprintf(stderr, "cityhub: %s\n", err);
 		return EXIT_CONFIG;
 	}
+	h->live = hub_live_new(h->schemas, (size_t)h->cfg.live.max_sensors);
+	if (h->cfg.live.registry &&
+	    hub_live_load_registry(h->live, h->cfg.live.registry, err, sizeof(err)) != HUB_OK) {
+		fprintf(stderr, "cityhub: live.registry: %s\n", err);
+		return EXIT_CONFIG;
+	}
 	return check_alerts(h);
 }
 
@@ -255,7 +265,7 @@ static int start_one(struct hub *h, const struct hub_consumer_env *env,
 static int start_consumers(struct hub *h)
 {
 	struct hub_consumer_env env = {&h->cfg,      h->journal,   h->pipeline,   h->schemas,
-				       h->ingest,    h->notifiers, h->nnotifiers};
+				       h->ingest,    h->notifiers, h->nnotifiers, h->live};
 	h->consumers = hub_xcalloc(h->cfg.nsinks + 1, sizeof(*h->consumers));
 	if (start_one(h, &env, &hub_monitor_ops, "monitor", NULL) != 0)
 		return 1;
@@ -341,6 +351,8 @@ static void shutdown_hub(struct hub *h)
 {
 	hub_http_stop(h->http);
 	h->http = NULL;
+	hub_api_free(h->api);
+	h->api = NULL;
 	if (h->ingest)
 		hub_ingest_stop(h->ingest, SHUTDOWN_DISCONNECT_MS);
 	for (size_t i = 0; i < h->nconsumers; i++)
@@ -366,6 +378,7 @@ static void shutdown_hub(struct hub *h)
 	hub_ingest_free(h->ingest);
 	hub_journal_close(h->journal);
 	hub_pipeline_free(h->pipeline);
+	hub_live_free(h->live);
 	hub_schemas_free(h->schemas);
 	hub_config_free(&h->cfg);
 	hub_metrics_reset();
@@ -392,7 +405,8 @@ static int run(struct hub *h)
 	if (start_notifiers(h) != 0 || start_consumers(h) != 0)
 		return 1;
 	if (h->cfg.http.port > 0) {
-		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
+		h->api = hub_api_new(&h->cfg, h->schemas, h->live);
+		h->http = hub_http_start(&h->cfg, ready, h, h->api, err, sizeof(err));
 		if (!h->http) {
 			hub_error("msg=\"cannot start HTTP API\" err=%s", hub_logq(err));
 			return 1;
