@@ -15,6 +15,7 @@
 #include "cityhub/error.h"
 
 #define SNDBUF_BYTES (64 * 1024)
+#define STALL_MS 1000 /* a lagging client is dropped once it took nothing for this long */
 #define CHUNK_BYTES (16 * 1024)
 
 struct hub_api_client {
@@ -22,21 +23,25 @@ struct hub_api_client {
 	struct hub_api_client *next;
 	int fd;
 	int dropped;
+	int busy;        /* in our callback (so not stuck in a send); under api->lock */
 	uint64_t cursor; /* last event examined */
 	struct hub_live_filter f;
 	char kind[64], district[128];
 	struct hub_buf out; /* produced, not yet handed to libmicrohttpd */
 	size_t off;
-	long long last_ms; /* when something was last handed out */
+	long long last_ms; /* when something was last handed out; under api->lock */
 };
 
-/* Drops the clients too far behind (their threads may be stuck in a send). */
+/* Drops the clients too far behind that took nothing for STALL_MS: their threads are stuck in
+ * a send to a peer that does not read. */
 static void sweep(struct hub_api *a)
 {
 	uint64_t head = hub_live_stream_head(a->live);
+	long long now = hub_now_mono_ms();
 	pthread_mutex_lock(&a->lock);
 	for (struct hub_api_client *c = a->clients; c; c = c->next) {
-		if (c->dropped || head - c->cursor <= (uint64_t)a->cfg->live.stream_backlog)
+		if (c->dropped || c->busy || now - c->last_ms < STALL_MS ||
+		    head - c->cursor <= (uint64_t)a->cfg->live.stream_backlog)
 			continue;
 		c->dropped = 1;
 		hub_metric_add(a->m_dropped, 1);
@@ -56,7 +61,6 @@ static ssize_t hand_out(struct hub_api_client *c, char *buf, size_t max)
 		hub_buf_clear(&c->out);
 		c->off = 0;
 	}
-	c->last_ms = hub_now_mono_ms();
 	return (ssize_t)n;
 }
 
@@ -80,23 +84,33 @@ static int produce(struct hub_api_client *c)
 		}
 		if (c->out.len > 0)
 			return 0;
+		pthread_mutex_lock(&a->lock);
 		long long wait = c->last_ms + a->cfg->live.heartbeat_ms - hub_now_mono_ms();
+		pthread_mutex_unlock(&a->lock);
 		if (wait <= 0) {
 			hub_buf_puts(&c->out, ": heartbeat\n\n");
 			return 0;
 		}
-		if (hub_live_stream_wait(a->live, c->cursor, (int)wait))
-			sweep(a);
+		/* waiters also sweep, at least every STALL_MS */
+		hub_live_stream_wait(a->live, c->cursor, (int)(wait < STALL_MS ? wait : STALL_MS));
+		sweep(a);
 	}
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct hub_api_client *c = cls;
+	struct hub_api *a = c->api;
 	(void)pos;
-	if (c->out.len == 0 && produce(c) != 0)
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	return hand_out(c, buf, max);
+	pthread_mutex_lock(&a->lock);
+	c->busy = 1;
+	pthread_mutex_unlock(&a->lock);
+	int end = c->out.len == 0 && produce(c) != 0;
+	pthread_mutex_lock(&a->lock);
+	c->busy = 0;
+	c->last_ms = hub_now_mono_ms();
+	pthread_mutex_unlock(&a->lock);
+	return end ? MHD_CONTENT_READER_END_WITH_ERROR : hand_out(c, buf, max);
 }
 
 static void unregister(void *cls)

@@ -185,7 +185,7 @@ static int find_list(struct reader *r, yaml_parser_t *p)
 	for (;;) {
 		if (next(r, p, &ev) != HUB_OK)
 			return HUB_EINVAL;
-		int line = (int)ev.start_mark.line + 1, rc = -1;
+		int line = (int)ev.start_mark.line + 1, rc = 2; /* 2: read on */
 		if (ev.type == YAML_SEQUENCE_START_EVENT)
 			rc = HUB_OK;
 		else if (ev.type == YAML_MAPPING_START_EVENT && !in_map)
@@ -199,7 +199,7 @@ static int find_list(struct reader *r, yaml_parser_t *p)
 			rc = fail(r, line, "a list of sensors (or sensors: followed by one) "
 					   "expected");
 		yaml_event_delete(&ev);
-		if (rc != -1)
+		if (rc != 2)
 			return rc;
 	}
 }
