@@ -15,7 +15,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from common import new_hub, publish_lines, publish_one, services
+from common import HUB_BIN, new_hub, publish_lines, publish_one, services
 
 S_NS = 10**9
 REGISTRY = """\
@@ -160,6 +160,17 @@ class Api(unittest.TestCase):
         except urllib.error.HTTPError as e:
             body = e.read()
             return e.code, json.loads(body) if body else None
+
+    def test_00_check_config_validates_the_registry(self):
+        d = tempfile.mkdtemp(dir=self.tmp)
+        with open(os.path.join(d, "reg.csv"), "w", encoding="utf-8") as f:
+            f.write("id,kind,lat\nok-1,noise,10.3\nbad-1,noise,100\n")
+        with open(os.path.join(d, "cityhub.yaml"), "w", encoding="utf-8") as f:
+            f.write("live:\n  registry: reg.csv\n")  # relative to the config file
+        p = subprocess.run([HUB_BIN, "--check-config", os.path.join(d, "cityhub.yaml")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(os.path.join(d, "reg.csv") + ":3: lat: 100 is not a number", p.stderr)
 
     # ---- JSON endpoints ----
 
