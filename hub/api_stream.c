@@ -126,6 +126,7 @@ static void unregister(void *cls)
 	a->nclients--;
 	hub_metric_set(a->m_clients, a->nclients);
 	pthread_mutex_unlock(&a->lock);
+	hub_live_stream_listen(a->live, -1);
 	hub_buf_fini(&c->out);
 	free(c);
 }
@@ -192,6 +193,8 @@ static int admit(struct hub_api *a, struct hub_api_client *c)
 		hub_metric_set(a->m_clients, a->nclients);
 	}
 	pthread_mutex_unlock(&a->lock);
+	if (ok)
+		hub_live_stream_listen(a->live, 1);
 	return ok;
 }
 

@@ -51,6 +51,19 @@ const char *hub_live_intern(struct hub_live *l, const char *s)
 	return l->pool[j];
 }
 
+int hub_live_field_id(struct hub_live *l, const char *name)
+{
+	const char *f = hub_live_intern(l, name);
+	for (size_t i = 0; i < l->nfields; i++)
+		if (l->fields[i] == f)
+			return (int)i;
+	if (l->nfields >= UINT16_MAX)
+		return -1;
+	l->fields = hub_xrealloc(l->fields, (l->nfields + 1) * sizeof(*l->fields));
+	l->fields[l->nfields] = f;
+	return (int)l->nfields++;
+}
+
 /* ---- the sensor table ---- */
 
 struct hub_live_sensor *hub_live_find(struct hub_live *l, const char *id)
@@ -59,8 +72,8 @@ struct hub_live_sensor *hub_live_find(struct hub_live *l, const char *id)
 		return NULL;
 	size_t j = hash(id) & (l->icap - 1);
 	for (; l->index[j]; j = (j + 1) & (l->icap - 1))
-		if (strcmp(l->sensors[l->index[j] - 1].id, id) == 0)
-			return &l->sensors[l->index[j] - 1];
+		if (strcmp(hub_live_at(l, l->index[j] - 1)->id, id) == 0)
+			return hub_live_at(l, l->index[j] - 1);
 	return NULL;
 }
 
@@ -70,7 +83,7 @@ static void reindex(struct hub_live *l, size_t cap)
 	l->index = hub_xcalloc(cap, sizeof(*l->index));
 	l->icap = cap;
 	for (size_t i = 0; i < l->n; i++) {
-		size_t j = hash(l->sensors[i].id) & (cap - 1);
+		size_t j = hash(hub_live_at(l, i)->id) & (cap - 1);
 		while (l->index[j])
 			j = (j + 1) & (cap - 1);
 		l->index[j] = (uint32_t)(i + 1);
@@ -86,13 +99,11 @@ struct hub_live_sensor *hub_live_add(struct hub_live *l, const char *id)
 		l->over_limit++;
 		return NULL;
 	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		if (l->cap > l->max)
-			l->cap = l->max;
-		l->sensors = hub_xrealloc(l->sensors, l->cap * sizeof(*l->sensors));
+	if (l->n == l->nblocks * HUB_LIVE_BLOCK) {
+		l->blocks = hub_xrealloc(l->blocks, (l->nblocks + 1) * sizeof(*l->blocks));
+		l->blocks[l->nblocks++] = hub_xmalloc(HUB_LIVE_BLOCK * sizeof(**l->blocks));
 	}
-	s = &l->sensors[l->n++];
+	s = hub_live_at(l, l->n++);
 	memset(s, 0, sizeof(*s));
 	s->id = hub_live_intern(l, id);
 	s->lat = s->lon = NAN;
@@ -139,14 +150,17 @@ void hub_live_free(struct hub_live *l)
 	if (!l)
 		return;
 	for (size_t i = 0; i < l->n; i++)
-		free_sensor(&l->sensors[i]);
-	free(l->sensors);
+		free_sensor(hub_live_at(l, i));
+	for (size_t i = 0; i < l->nblocks; i++)
+		free(l->blocks[i]);
+	free(l->blocks);
 	free(l->index);
 	for (size_t i = 0; i < l->poolcap; i++)
 		free(l->pool[i]);
 	free(l->pool);
 	for (size_t i = 0; i < HUB_LIVE_STREAM_RING; i++)
 		free(l->ring[i].text);
+	free(l->fields);
 	json_decref(l->active);
 	json_decref(l->recent);
 	pthread_cond_destroy(&l->cond);
@@ -252,7 +266,7 @@ void hub_live_tick(struct hub_live *l, int64_t now_ns)
 	pthread_mutex_lock(&l->lock);
 	l->now_ns = now_ns > l->now_ns ? now_ns : l->now_ns;
 	for (size_t i = 0; i < l->n; i++)
-		restate(l, &l->sensors[i], l->now_ns);
+		restate(l, hub_live_at(l, i), l->now_ns);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -268,17 +282,17 @@ static int secondary_kind(const char *kind)
 	       strcmp(kind, "alerts") == 0 || strcmp(kind, "link") == 0;
 }
 
-static struct hub_live_val *value_slot(struct hub_live_sensor *s, const char *field)
+static struct hub_live_val *value_slot(struct hub_live_sensor *s, int field)
 {
 	for (size_t i = 0; i < s->nvals; i++)
 		if (s->vals[i].field == field)
 			return &s->vals[i];
-	if (s->nvals >= HUB_LIVE_MAX_VALUES)
+	if (field < 0 || s->nvals >= HUB_LIVE_MAX_VALUES)
 		return NULL;
 	s->vals = hub_xrealloc(s->vals, (s->nvals + 1) * sizeof(*s->vals));
 	struct hub_live_val *v = &s->vals[s->nvals++];
 	memset(v, 0, sizeof(*v));
-	v->field = field;
+	v->field = (uint16_t)field;
 	v->type = HUB_FT_DOUBLE;
 	return v;
 }
@@ -291,7 +305,7 @@ static void set_value(struct hub_live *l, struct hub_live_sensor *s, const struc
 			*(f->name[1] == 'a' ? &s->lat : &s->lon) = (float)f->v.u.d;
 		return;
 	}
-	struct hub_live_val *v = value_slot(s, hub_live_intern(l, f->name));
+	struct hub_live_val *v = value_slot(s, hub_live_field_id(l, f->name));
 	if (!v || ts < v->ts)
 		return;
 	if (v->type == HUB_FT_STRING)
@@ -311,14 +325,17 @@ static void set_tags(struct hub_live *l, struct hub_live_sensor *s, const struct
 	const char *d = hub_record_tag(rec, "district");
 	if (d && *d)
 		s->district = hub_live_intern(l, d);
-	if (rec->ntags == 0)
-		return;
+	size_t n = rec->ntags - (d != NULL);
+	if (n == 0 && s->ntags == 0)
+		return; /* the common case: district alone, kept in s->district */
 	free((void *)s->tags);
-	s->tags = hub_xmalloc(rec->ntags * 2 * sizeof(*s->tags));
-	s->ntags = (uint8_t)rec->ntags;
+	s->tags = n ? hub_xmalloc(n * 2 * sizeof(*s->tags)) : NULL;
+	s->ntags = 0;
 	for (size_t i = 0; i < rec->ntags; i++) {
-		s->tags[2 * i] = hub_live_intern(l, rec->tags[i].key);
-		s->tags[2 * i + 1] = hub_live_intern(l, rec->tags[i].value);
+		if (strcmp(rec->tags[i].key, "district") == 0)
+			continue;
+		s->tags[2 * s->ntags] = hub_live_intern(l, rec->tags[i].key);
+		s->tags[2 * s->ntags++ + 1] = hub_live_intern(l, rec->tags[i].value);
 	}
 }
 

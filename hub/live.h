@@ -110,6 +110,11 @@ int hub_live_stream_read(struct hub_live *l, uint64_t *cursor, const struct hub_
 /* Waits up to timeout_ms for an event after cursor; returns 1 when there is one. */
 int hub_live_stream_wait(struct hub_live *l, uint64_t cursor, int timeout_ms);
 
+/* Counts a stream client in (delta 1) or out (-1). Reading and sensor events go into the ring
+ * only while a client is connected and for a minute after the last one left (time to reconnect
+ * and resume): with nobody watching they would only cost memory. Alert events always do. */
+void hub_live_stream_listen(struct hub_live *l, int delta);
+
 /* Wakes every waiter for good (shutdown): later waits return at once. */
 void hub_live_stream_close(struct hub_live *l);
 

@@ -8,6 +8,8 @@
 #include "live.h"
 
 #define HUB_LIVE_MAX_VALUES 64  /* fields remembered per sensor */
+#define HUB_LIVE_BLOCK 512      /* sensors per allocation */
+#define HUB_LIVE_LINGER_MS 60000 /* readings stay in the ring this long after the last client */
 #define HUB_LIVE_MIN_STALE_S 120 /* never stale before this much silence */
 #define HUB_LIVE_MIN_GAP_S 0.05  /* shorter receive gaps do not teach the interval */
 
@@ -22,19 +24,19 @@ struct hub_live_reg {
 };
 
 struct hub_live_val {
-	const char *field; /* interned */
-	int64_t ts;        /* event time, ns */
+	int64_t ts; /* event time, ns */
 	union {
-		double d;  /* double, int and bool (0/1) */
-		char *s;   /* string (owned) */
+		double d; /* double, int and bool (0/1) */
+		char *s;  /* string (owned) */
 	} v;
-	uint8_t type; /* enum hub_ftype */
+	uint16_t field; /* index into hub_live.fields */
+	uint8_t type;   /* enum hub_ftype */
 };
 
 struct hub_live_sensor {
 	const char *id, *kind, *district; /* interned; kind and district may be NULL */
 	struct hub_live_reg *reg;         /* NULL when not in the registry */
-	const char **tags;                /* key, value pairs, interned (array owned) */
+	const char **tags;                /* key, value pairs but district, interned (owned) */
 	struct hub_live_val *vals;        /* owned */
 	uint8_t *rejects;                 /* 60 slots, allocated at the first reject */
 	int64_t last_seen, last_ts;       /* receive time, event time (ns); 0 = never */
@@ -57,10 +59,12 @@ struct hub_live {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* signalled on every stream event */
 	const struct hub_schemas *schemas;
-	struct hub_live_sensor *sensors;
-	size_t n, cap, max;
+	struct hub_live_sensor **blocks; /* HUB_LIVE_BLOCK sensors each: no copy when growing */
+	size_t n, nblocks, max;
 	uint32_t *index; /* open addressing: sensor index + 1, 0 = empty */
 	size_t icap;
+	const char **fields; /* field names (interned) by index */
+	size_t nfields;
 	char **pool; /* interned strings (open addressing set) */
 	size_t npool, poolcap;
 	uint64_t over_limit;
@@ -69,10 +73,19 @@ struct hub_live {
 	json_t *recent; /* the last HUB_LIVE_RECENT events */
 	struct hub_live_event ring[HUB_LIVE_STREAM_RING];
 	uint64_t next_id; /* id of the next stream event (first = 1) */
+	int listeners;    /* stream clients connected */
+	long long linger_until_ms; /* readings go into the ring while listeners or until then */
 	int closed;
 };
 
 const char *hub_live_intern(struct hub_live *l, const char *s);
+/* The index of field name (added when new), or -1 when the table is full. */
+int hub_live_field_id(struct hub_live *l, const char *name);
+/* The i-th sensor (i < l->n). */
+static inline struct hub_live_sensor *hub_live_at(const struct hub_live *l, size_t i)
+{
+	return &l->blocks[i / HUB_LIVE_BLOCK][i % HUB_LIVE_BLOCK];
+}
 struct hub_live_sensor *hub_live_find(struct hub_live *l, const char *id);
 /* Finds or adds a sensor; NULL when max is reached (counted). */
 struct hub_live_sensor *hub_live_add(struct hub_live *l, const char *id);

@@ -105,12 +105,14 @@ static json_t *sensor_json(struct hub_live *l, const struct hub_live_sensor *s)
 	json_t *tags = json_object(), *vals = json_object();
 	for (size_t i = 0; i < s->ntags; i++)
 		json_object_set_new(tags, s->tags[2 * i], json_string(s->tags[2 * i + 1]));
+	if (s->district)
+		json_object_set_new(tags, "district", json_string(s->district));
 	for (size_t i = 0; i < s->nvals; i++) {
 		const struct hub_live_val *v = &s->vals[i];
-		json_object_set_new(vals, v->field,
+		const char *f = l->fields[v->field];
+		json_object_set_new(vals, f,
 				    json_pack("{s:o, s:o, s:o}", "value", value_json(v), "unit",
-					      str_or_null(unit_of(l, s, v->field)), "ts",
-					      time_json(v->ts)));
+					      str_or_null(unit_of(l, s, f)), "ts", time_json(v->ts)));
 	}
 	double iv = hub_live_interval(s);
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "id", s->id, "kind",
@@ -142,7 +144,7 @@ json_t *hub_live_sensors_json(struct hub_live *l, const char *kind, const char *
 	json_t *arr = json_array();
 	pthread_mutex_lock(&l->lock);
 	for (size_t i = 0; i < l->n; i++) {
-		const struct hub_live_sensor *s = &l->sensors[i];
+		const struct hub_live_sensor *s = hub_live_at(l, i);
 		if (same(kind, s->kind) && same(district, s->district) &&
 		    same(state, hub_live_state_name(s->state)))
 			json_array_append_new(arr, sensor_json(l, s));
@@ -180,18 +182,20 @@ int hub_live_sensor_kind(struct hub_live *l, const char *id, char *kind, size_t 
 	return rc;
 }
 
-static const struct hub_live_val *find_val(const struct hub_live_sensor *s, const char *f)
+static const struct hub_live_val *find_val(const struct hub_live *l,
+					   const struct hub_live_sensor *s, const char *f)
 {
 	for (size_t i = 0; i < s->nvals; i++)
-		if (strcmp(s->vals[i].field, f) == 0)
+		if (strcmp(l->fields[s->vals[i].field], f) == 0)
 			return &s->vals[i];
 	return NULL;
 }
 
 /* Keeps the larger value of field f over a district's sensors in *best ({value, sensor_id}). */
-static void keep_max(json_t *d, const char *key, const struct hub_live_sensor *s, const char *f)
+static void keep_max(const struct hub_live *l, json_t *d, const char *key,
+		     const struct hub_live_sensor *s, const char *f)
 {
-	const struct hub_live_val *v = find_val(s, f);
+	const struct hub_live_val *v = find_val(l, s, f);
 	if (!v || v->type == HUB_FT_STRING || !isfinite(v->v.d))
 		return;
 	json_t *cur = json_object_get(d, key);
@@ -199,8 +203,8 @@ static void keep_max(json_t *d, const char *key, const struct hub_live_sensor *s
 		return;
 	json_t *o = json_pack("{s:o, s:s}", "value", value_json(v), "sensor_id", s->id);
 	if (strcmp(f, "aqi") == 0) {
-		const struct hub_live_val *c = find_val(s, "category");
-		const struct hub_live_val *n = find_val(s, "category_name");
+		const struct hub_live_val *c = find_val(l, s, "category");
+		const struct hub_live_val *n = find_val(l, s, "category_name");
 		json_object_set_new(o, "category", c ? value_json(c) : json_null());
 		json_object_set_new(o, "category_name", n ? value_json(n) : json_null());
 	}
@@ -229,13 +233,13 @@ json_t *hub_live_districts_json(struct hub_live *l)
 	json_t *by = json_object(), *arr = json_array();
 	pthread_mutex_lock(&l->lock);
 	for (size_t i = 0; i < l->n; i++) {
-		const struct hub_live_sensor *s = &l->sensors[i];
+		const struct hub_live_sensor *s = hub_live_at(l, i);
 		json_t *d = district_entry(by, s->district ? s->district : "");
 		incr(d, "sensors");
 		incr(d, hub_live_state_name(s->state));
-		keep_max(d, "worst_aqi", s, "aqi");
-		keep_max(d, "max_salinity_ppt", s, "salinity_ppt");
-		keep_max(d, "max_level_m", s, "level_m");
+		keep_max(l, d, "worst_aqi", s, "aqi");
+		keep_max(l, d, "max_salinity_ppt", s, "salinity_ppt");
+		keep_max(l, d, "max_level_m", s, "level_m");
 	}
 	pthread_mutex_unlock(&l->lock);
 	const char *k;
@@ -297,6 +301,8 @@ void hub_live_emit_reading(struct hub_live *l, const struct hub_live_sensor *s,
 			   const struct hub_record *rec, int64_t ts)
 {
 	char t[40];
+	if (!l->listeners && hub_now_mono_ms() > l->linger_until_ms)
+		return; /* nobody to read it: spare the ring's memory and the time */
 	struct hub_buf b = {0};
 	hub_time_format(ts, t, sizeof(t));
 	hub_buf_puts(&b, "{\"sensor_id\":");
@@ -323,6 +329,8 @@ void hub_live_emit_reading(struct hub_live *l, const struct hub_live_sensor *s,
 void hub_live_emit_sensor(struct hub_live *l, const struct hub_live_sensor *s)
 {
 	struct hub_buf b = {0};
+	if (!l->listeners && hub_now_mono_ms() > l->linger_until_ms)
+		return;
 	const char *sev = hub_live_severity_name(s->severity);
 	hub_buf_puts(&b, "{\"sensor_id\":");
 	put_str(&b, s->id);
@@ -402,6 +410,15 @@ int hub_live_stream_wait(struct hub_live *l, uint64_t cursor, int timeout_ms)
 	return any;
 }
 
+void hub_live_stream_listen(struct hub_live *l, int delta)
+{
+	pthread_mutex_lock(&l->lock);
+	l->listeners += delta;
+	if (delta < 0)
+		l->linger_until_ms = hub_now_mono_ms() + HUB_LIVE_LINGER_MS;
+	pthread_mutex_unlock(&l->lock);
+}
+
 void hub_live_stream_close(struct hub_live *l)
 {
 	pthread_mutex_lock(&l->lock);
@@ -426,7 +443,8 @@ static void put_ring(struct hub_buf *b, const uint8_t *ring)
 
 /* [id, kind, district, {tags}, lat, lon, last_seen, last_ts, interval, minute, msgs, rejects,
  *  {field: [type, value, ts]}] */
-static void save_sensor(struct hub_buf *b, const struct hub_live_sensor *s)
+static void save_sensor(const struct hub_live *l, struct hub_buf *b,
+			const struct hub_live_sensor *s)
 {
 	hub_buf_puts(b, "[");
 	put_str(b, s->id);
@@ -453,7 +471,7 @@ static void save_sensor(struct hub_buf *b, const struct hub_live_sensor *s)
 	s->rejects ? put_ring(b, s->rejects) : hub_buf_puts(b, "null");
 	hub_buf_puts(b, ",{");
 	for (size_t i = 0; i < s->nvals; i++) {
-		put_str(b, s->vals[i].field);
+		put_str(b, l->fields[s->vals[i].field]);
 		hub_buf_printf(b, ":[%d,", s->vals[i].type);
 		put_value(b, &s->vals[i]);
 		hub_buf_printf(b, ",%lld]%s", (long long)s->vals[i].ts, i + 1 < s->nvals ? "," : "");
@@ -471,10 +489,10 @@ int hub_live_save(struct hub_live *l, struct hub_buf *out, hub_live_flush_fn flu
 		       (unsigned long long)l->next_id);
 	size_t first = 1;
 	for (size_t i = 0; i < l->n && rc == HUB_OK; i++) {
-		if (!l->sensors[i].last_seen)
+		if (!hub_live_at(l, i)->last_seen)
 			continue; /* registry-only: the file says it again */
 		hub_buf_puts(out, first ? "" : ",");
-		save_sensor(out, &l->sensors[i]);
+		save_sensor(l, out, hub_live_at(l, i));
 		first = 0;
 		if (flush && out->len >= SAVE_PIECE)
 			rc = flush(ctx, out);
@@ -504,12 +522,13 @@ static void load_values(struct hub_live *l, struct hub_live_sensor *s, json_t *v
 	json_object_foreach(vals, f, v) {
 		json_int_t type = json_integer_value(json_array_get(v, 0));
 		json_t *val = json_array_get(v, 1);
-		if (s->nvals >= HUB_LIVE_MAX_VALUES || type < HUB_FT_DOUBLE || type > HUB_FT_STRING ||
-		    (type == HUB_FT_STRING && !json_is_string(val)))
+		int id = hub_live_field_id(l, f);
+		if (id < 0 || s->nvals >= HUB_LIVE_MAX_VALUES || type < HUB_FT_DOUBLE ||
+		    type > HUB_FT_STRING || (type == HUB_FT_STRING && !json_is_string(val)))
 			continue;
 		s->vals = hub_xrealloc(s->vals, (s->nvals + 1) * sizeof(*s->vals));
 		struct hub_live_val *lv = &s->vals[s->nvals++];
-		lv->field = hub_live_intern(l, f);
+		lv->field = (uint16_t)id;
 		lv->type = (uint8_t)type;
 		lv->ts = json_integer_value(json_array_get(v, 2));
 		if (type == HUB_FT_STRING)
@@ -538,6 +557,8 @@ static void load_sensor(struct hub_live *l, json_t *a)
 	json_object_foreach(tags, tk, tv) {
 		if (i >= s->ntags || !json_is_string(tv))
 			break;
+		if (strcmp(tk, "district") == 0)
+			continue;
 		s->tags[2 * i] = hub_live_intern(l, tk);
 		s->tags[2 * i + 1] = hub_live_intern(l, json_string_value(tv));
 		i++;
@@ -574,7 +595,7 @@ int hub_live_load(struct hub_live *l, const json_t *saved)
 	json_object_update(l->active, active);
 	json_array_extend(l->recent, recent);
 	for (i = 0; i < l->n; i++) {
-		struct hub_live_sensor *s = &l->sensors[i];
+		struct hub_live_sensor *s = hub_live_at(l, i);
 		const char *k;
 		json_t *al;
 		int worst = 0;
@@ -589,8 +610,8 @@ int hub_live_load(struct hub_live *l, const json_t *saved)
 			l->now_ns = s->last_seen;
 	}
 	for (i = 0; i < l->n; i++) {
-		l->sensors[i].state = (uint8_t)hub_live_compute_state(&l->sensors[i], l->now_ns);
-		l->sensors[i].known_state = 1;
+		hub_live_at(l, i)->state = (uint8_t)hub_live_compute_state(hub_live_at(l, i), l->now_ns);
+		hub_live_at(l, i)->known_state = 1;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return HUB_OK;
