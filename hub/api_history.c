@@ -168,6 +168,21 @@ static const struct hub_cfg_sink *store(const struct hub_config *cfg)
 	return NULL;
 }
 
+/* The kind whose field it is: the sensor's, or for an air-quality station also its hourly
+ * index (kind aqi, written under the station's id). Replaces kind; HUB_OK or HUB_ENOENT. */
+static int field_kind(struct hub_api *a, char *kind, size_t klen, const char *field,
+		      enum hub_ftype *type)
+{
+	const char *unit;
+	if (hub_schemas_field_info(a->schemas, kind, field, type, &unit) == HUB_OK)
+		return HUB_OK;
+	if (strcmp(kind, "air_quality") != 0 ||
+	    hub_schemas_field_info(a->schemas, "aqi", field, type, &unit) != HUB_OK)
+		return HUB_ENOENT;
+	snprintf(kind, klen, "aqi");
+	return HUB_OK;
+}
+
 /* Checks the query; 0, or -1 after queueing the error reply. */
 static int check(struct hub_api *a, struct MHD_Connection *conn, struct query *q, char *kind,
 		 size_t klen, enum MHD_Result *rc)
@@ -175,7 +190,6 @@ static int check(struct hub_api *a, struct MHD_Connection *conn, struct query *q
 	static const char *const allowed[] = {"field", "since", "step", NULL};
 	char bad[128];
 	enum hub_ftype type;
-	const char *unit;
 	long long now_s = hub_now_real_ns() / 1000000000, back = 0, step = 0;
 	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
 	const char *st = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "step");
@@ -186,7 +200,7 @@ static int check(struct hub_api *a, struct MHD_Connection *conn, struct query *q
 		*rc = hub_api_error(conn, 404, "no sensor %s", q->id);
 	else if (!q->field || !*q->field)
 		*rc = hub_api_error(conn, 400, "field is required");
-	else if (hub_schemas_field_info(a->schemas, kind, q->field, &type, &unit) != HUB_OK ||
+	else if (field_kind(a, kind, klen, q->field, &type) != HUB_OK ||
 		 (type != HUB_FT_DOUBLE && type != HUB_FT_INT) || strcmp(q->field, "lat") == 0 ||
 		 strcmp(q->field, "lon") == 0)
 		*rc = hub_api_error(conn, 400, "field %s is not a numeric field of kind %s",

@@ -465,6 +465,33 @@ void hub_live_alert(struct hub_live *l, const json_t *ev)
 	pthread_mutex_unlock(&l->lock);
 }
 
+void hub_live_set_active(struct hub_live *l, const json_t *active)
+{
+	size_t i;
+	json_t *a;
+	char key[512];
+	pthread_mutex_lock(&l->lock);
+	json_object_clear(l->active);
+	json_array_foreach(active, i, a) {
+		const char *state = json_string_value(json_object_get(a, "state"));
+		if (!state || strcmp(state, "firing") != 0 ||
+		    !json_is_string(json_object_get(a, "sensor_id")) ||
+		    !json_is_string(json_object_get(a, "rule")))
+			continue;
+		json_t *e = json_deep_copy(a);
+		json_object_del(e, "state");
+		if (!json_object_get(e, "level"))
+			json_object_set_new(e, "level", json_null());
+		alert_key(a, key, sizeof(key));
+		json_object_set_new(l->active, key, e);
+	}
+	for (i = 0; i < l->n; i++) {
+		resevere(l, hub_live_at(l, i));
+		restate(l, hub_live_at(l, i), l->now_ns);
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
 const char *hub_live_unit(struct hub_live *l, const char *kind, const char *field)
 {
 	enum hub_ftype type;

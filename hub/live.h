@@ -54,6 +54,10 @@ void hub_live_reject(struct hub_live *l, const char *sensor_id, int64_t recv_ns)
 /* Takes one alert transition event (hub/notify/notify.h; borrowed). */
 void hub_live_alert(struct hub_live *l, const json_t *event);
 
+/* Replaces the active alerts with the firing ones of active (hub_alerts_active's array,
+ * borrowed): the engine's word after a restart (rules removed meanwhile, for one). */
+void hub_live_set_active(struct hub_live *l, const json_t *active);
+
 /* Advances the receive clock to now_ns: silent sensors become stale (sensor events). */
 void hub_live_tick(struct hub_live *l, int64_t now_ns);
 

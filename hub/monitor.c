@@ -580,6 +580,11 @@ static uint64_t start_at(void *state, uint64_t committed)
 			 (unsigned long long)at, json_array_size(m->unsent));
 	}
 	json_decref(doc);
+	if (m->env->live && m->alerts) {
+		json_t *active = hub_alerts_active(m->alerts);
+		hub_live_set_active(m->env->live, active);
+		json_decref(active);
+	}
 	push_all(m, m->unsent);
 	return at;
 }

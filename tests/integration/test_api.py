@@ -409,8 +409,13 @@ class Api(unittest.TestCase):
 
     def test_09_restart_keeps_the_screen(self):
         before = {s["id"]: s for s in self.get("/api/v1/sensors")[1]["sensors"]}
-        code, _ = self.hub.stop()
+        watching = [Stream(self.hub.http_port) for _ in range(3)]  # streams end on SIGTERM
+        code, took = self.hub.stop()
         self.assertEqual(code, 0)
+        self.assertLess(took, 6)
+        for w in watching:
+            w.read_until(lambda w=w: w.closed, 5)
+            w.close()
         self.hub.start(wait_ready=False)
         services.wait_until(lambda: self.hub.http("/healthz")[0] == 200, 20, what="hub up")
         after = {s["id"]: s for s in self.get("/api/v1/sensors")[1]["sensors"]}

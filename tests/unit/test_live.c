@@ -153,6 +153,23 @@ static void states_and_their_events(void **state)
 	assert_int_equal(json_array_size(json_object_get(al, "active")), 0);
 	assert_int_equal(json_array_size(json_object_get(al, "recent")), 2);
 	json_decref(al);
+	/* the engine's active list after a restart wins: pending ones are not active */
+	json_t *act = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:f}, {s:s, s:s, s:s, s:s}]", "rule",
+				"salinity", "sensor_id", "wq-1", "state", "firing", "severity",
+				"critical", "since", "2026-12-04T00:10:00Z", "value", 5.0, "rule",
+				"other", "sensor_id", "wq-1", "state", "pending", "severity", "info");
+	hub_live_set_active(l, act);
+	s = sensor(l, "wq-1");
+	assert_string_equal(json_string_value(json_object_get(s, "state")), "alerting");
+	assert_string_equal(json_string_value(json_object_get(s, "severity")), "critical");
+	json_t *one = json_array_get(json_object_get(s, "alerts"), 0);
+	assert_true(json_is_null(json_object_get(one, "level")));
+	assert_null(json_object_get(one, "state"));
+	json_decref(s);
+	json_array_clear(act);
+	hub_live_set_active(l, act);
+	json_decref(act);
+	assert_state(l, "wq-1", "ok");
 	hub_live_free(l);
 }
 
