@@ -80,18 +80,25 @@ struct query {
 	long long start_ns, step_s;
 };
 
+/* The InfluxQL statement: identifiers double-quoted, the sensor id single-quoted, each with
+ * its quote and backslashes escaped. */
+static void influxql(struct hub_buf *text, const struct query *q)
+{
+	hub_buf_puts(text, "SELECT mean(");
+	quote(text, q->field, '"');
+	hub_buf_puts(text, ") FROM ");
+	quote(text, q->kind, '"');
+	hub_buf_puts(text, " WHERE \"sensor_id\" = ");
+	quote(text, q->id, '\'');
+	hub_buf_printf(text, " AND time >= %lld GROUP BY time(%llds) fill(none)", q->start_ns,
+		       q->step_s);
+}
+
 /* Runs the query; HUB_OK with the reply's JSON in *out, else an error text in why. */
 static int ask(const struct query *q, json_t **out, char *why, size_t len)
 {
 	struct hub_buf text = {0}, url = {0}, body = {0};
-	hub_buf_puts(&text, "SELECT mean(");
-	quote(&text, q->field, '"');
-	hub_buf_puts(&text, ") FROM ");
-	quote(&text, q->kind, '"');
-	hub_buf_puts(&text, " WHERE \"sensor_id\" = ");
-	quote(&text, q->id, '\'');
-	hub_buf_printf(&text, " AND time >= %lld GROUP BY time(%llds) fill(none)", q->start_ns,
-		       q->step_s);
+	influxql(&text, q);
 	CURL *h = curl_easy_init();
 	char *eq = curl_easy_escape(h, text.data, (int)text.len);
 	const struct hub_cfg_sink *s = q->sink;

@@ -465,6 +465,14 @@ void hub_live_alert(struct hub_live *l, const json_t *ev)
 	pthread_mutex_unlock(&l->lock);
 }
 
+void hub_live_count(struct hub_live *l, size_t *sensors, uint64_t *over_limit)
+{
+	pthread_mutex_lock(&l->lock);
+	*sensors = l->n;
+	*over_limit = l->over_limit;
+	pthread_mutex_unlock(&l->lock);
+}
+
 void hub_live_set_active(struct hub_live *l, const json_t *active)
 {
 	size_t i;

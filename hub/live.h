@@ -73,6 +73,9 @@ int hub_live_save(struct hub_live *l, struct hub_buf *out, hub_live_flush_fn flu
 /* Restores a state saved by hub_live_save (borrowed). HUB_OK or HUB_EINVAL. */
 int hub_live_load(struct hub_live *l, const json_t *saved);
 
+/* Gives the number of sensors tracked and of records left out at live.max_sensors. */
+void hub_live_count(struct hub_live *l, size_t *sensors, uint64_t *over_limit);
+
 /* ---- any thread: the API's replies (new JSON values the caller decrefs) ---- */
 
 /* {"count", "sensors": [...]} filtered by kind, district and state (each NULL = any). */

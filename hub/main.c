@@ -325,6 +325,14 @@ static void update_journal_gauges(struct hub *h)
 	hub_metric_set(hub_gauge("cityhub_journal_full_waits",
 				 "Appends that waited for space (policy block) since start", ""),
 		       (double)st.full_waits);
+	size_t sensors;
+	uint64_t over;
+	hub_live_count(h->live, &sensors, &over);
+	hub_metric_set(hub_gauge("cityhub_live_sensors", "Sensors in the live state", ""),
+		       (double)sensors);
+	hub_metric_set(hub_gauge("cityhub_live_over_limit",
+				 "Records of sensors left out at live.max_sensors since start", ""),
+		       (double)over);
 }
 
 /* Waits for SIGTERM/SIGINT, ticking once a second. */

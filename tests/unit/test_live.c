@@ -385,6 +385,37 @@ static void stream_order_filters_overwrite(void **state)
 	hub_live_free(l);
 }
 
+static void cap_and_hostile_text(void **state)
+{
+	(void)state;
+	struct hub_live *l = hub_live_new(schemas, 2);
+	size_t n;
+	uint64_t over;
+	hub_live_stream_listen(l, 1);
+	feed(l, "noise", "a\\\"b", "d\"q", "laeq_db", 50, T0, T0);
+	feed(l, "noise", "n-2", NULL, "laeq_db", 50, T0, T0);
+	feed(l, "noise", "n-3", NULL, "laeq_db", 50, T0, T0);
+	hub_live_count(l, &n, &over);
+	assert_int_equal(n, 2);
+	assert_int_equal(over, 1);
+	assert_null(hub_live_sensor_json(l, "n-3"));
+	/* every event's data line is JSON, whatever the id and district hold */
+	uint64_t cursor = 0;
+	char *text = events(l, &cursor, HUB_LIVE_EV_ALL);
+	int seen = 0;
+	for (char *p = strstr(text, "data: "); p; p = strstr(p + 1, "data: ")) {
+		char *end = strchr(p, '\n');
+		json_t *j = json_loadb(p + 6, (size_t)(end - p - 6), 0, NULL);
+		assert_non_null(j);
+		if (strcmp(json_string_value(json_object_get(j, "sensor_id")), "a\\\"b") == 0)
+			seen++;
+		json_decref(j);
+	}
+	assert_int_equal(seen, 2); /* its reading and its sensor event */
+	free(text);
+	hub_live_free(l);
+}
+
 /* 10,000 sensors with four fields and two tags each: the live state's heap. */
 static void memory_of_10k_sensors(void **state)
 {
@@ -438,6 +469,7 @@ int main(void)
 		cmocka_unit_test(registry_yaml_and_csv),
 		cmocka_unit_test(registry_errors),
 		cmocka_unit_test(stream_order_filters_overwrite),
+		cmocka_unit_test(cap_and_hostile_text),
 		cmocka_unit_test(memory_of_10k_sensors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
