@@ -1,8 +1,9 @@
 /* The monitor consumer: decodes each message once and runs every handler over that one record
  * set: counting by adapter, kind and reject reason, dead letters (invariant 5), the alert
- * engine and the hourly VN_AQI. Its state (alert instances, windows, AQI hours, the events not
- * yet delivered) is saved atomically with its journal position (alerts.state_dir/monitor.state)
- * before any transition is notified, so that after any crash none is lost or sent twice. */
+ * engine, the hourly VN_AQI and the live state behind /api/v1 (live.h). Its state (alert
+ * instances, windows, AQI hours, the events not yet delivered, the live state) is saved
+ * atomically with its journal position (alerts.state_dir/monitor.state) before any transition is
+ * notified, so that after any crash none is lost or sent twice. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
