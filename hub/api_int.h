@@ -18,6 +18,7 @@ struct hub_api {
 	struct hub_api_client *clients;
 	int nclients;
 	int stopping;
+	long long last_sweep_ms;
 	struct hub_metric *m_clients, *m_dropped;
 };
 

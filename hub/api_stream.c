@@ -16,6 +16,7 @@
 
 #define SNDBUF_BYTES (64 * 1024)
 #define STALL_MS 1000 /* a lagging client is dropped once it took nothing for this long */
+#define SWEEP_MS 200  /* the clients are looked over at most this often */
 #define CHUNK_BYTES (16 * 1024)
 
 struct hub_api_client {
@@ -39,6 +40,11 @@ static void sweep(struct hub_api *a)
 	uint64_t head = hub_live_stream_head(a->live);
 	long long now = hub_now_mono_ms();
 	pthread_mutex_lock(&a->lock);
+	if (now - a->last_sweep_ms < SWEEP_MS) { /* one sweep serves every waiter */
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	a->last_sweep_ms = now;
 	for (struct hub_api_client *c = a->clients; c; c = c->next) {
 		if (c->dropped || c->busy || now - c->last_ms < STALL_MS ||
 		    head - c->cursor <= (uint64_t)a->cfg->live.stream_backlog)
