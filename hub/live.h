@@ -6,7 +6,8 @@
  *
  * Threads: the monitor thread writes (record, reject, alert, tick, save/load); HTTP threads read
  * (the hub_live_*_json and stream functions). One mutex, held briefly: replies are built under
- * it from compact structs. Memory is bounded by live.max_sensors. */
+ * it from compact structs, 256 sensors per hold (sensors never move or go away, so a reply may
+ * let the monitor in between). Memory is bounded by live.max_sensors. */
 #ifndef HUB_LIVE_H
 #define HUB_LIVE_H
 

@@ -11,6 +11,7 @@
 #include "live_int.h"
 
 #define SAVE_VERSION 1
+#define BATCH 256 /* sensors described per hold of the lock */
 
 /* ---- small writers ---- */
 
@@ -148,6 +149,10 @@ json_t *hub_live_sensors_json(struct hub_live *l, const char *kind, const char *
 		if (same(kind, s->kind) && same(district, s->district) &&
 		    same(state, hub_live_state_name(s->state)))
 			json_array_append_new(arr, sensor_json(l, s));
+		if (i % BATCH == BATCH - 1) { /* let the monitor in: sensors never move */
+			pthread_mutex_unlock(&l->lock);
+			pthread_mutex_lock(&l->lock);
+		}
 	}
 	pthread_mutex_unlock(&l->lock);
 	return json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(arr), "sensors", arr);
