@@ -406,6 +406,24 @@ static const struct hub_opt main_keys[] = {
 	{.path = "alerts.utc_offset_h", .type = HUB_OPT_INT, .at = CFG(alerts.utc_offset_h),
 	 .def = "7", .min = -12, .max = 14,
 	 .doc = "Local time of rules' `hours:` (7 = Asia/Ho_Chi_Minh)."},
+
+	{.path = "live.registry", .type = HUB_OPT_STRING, .at = CFG(live.registry),
+	 .flags = HUB_OPT_NULLABLE,
+	 .doc = "Sensor registry file (YAML list or CSV with a header: id, kind, district, lat, "
+	        "lon, name_vi, name_en, interval_s), relative to this file's directory; empty = "
+	        "none."},
+	{.path = "live.max_sensors", .type = HUB_OPT_INT, .at = CFG(live.max_sensors),
+	 .def = "20000", .min = 1, .max = 1000000,
+	 .doc = "Most sensors the live state tracks; further ones are left out of /api/v1."},
+	{.path = "live.heartbeat_ms", .type = HUB_OPT_DURATION, .at = CFG(live.heartbeat_ms),
+	 .def = "15s", .min = 100, .max = MIN,
+	 .doc = "Interval of the heartbeat comments on /api/v1/stream."},
+	{.path = "live.stream_backlog", .type = HUB_OPT_INT, .at = CFG(live.stream_backlog),
+	 .def = "1024", .min = 16, .max = 4000,
+	 .doc = "Events an /api/v1/stream client may lag behind before it is dropped."},
+	{.path = "live.max_clients", .type = HUB_OPT_INT, .at = CFG(live.max_clients),
+	 .def = "500", .min = 1, .max = 2000,
+	 .doc = "Most /api/v1/stream clients at once; more are answered 503."},
 };
 
 static const struct hub_opt route_keys[] = {
@@ -622,9 +640,10 @@ static const struct section {
 	{"limits",
 	 "Bounds on hostile or broken input; what exceeds them is rejected with a reason."},
 	{"schemas", "The canonical kinds (fields, units, ranges)."},
-	{"http", "The operations API: /healthz, /readyz, /metrics."},
+	{"http", "The operations API: /healthz, /readyz, /metrics, /api/v1 (docs/operations.md)."},
 	{"log", "Logging (logfmt on standard error)."},
 	{"alerts", "The alert engine (docs/alerts.md): rule files, state, the derived VN_AQI."},
+	{"live", "The live state behind /api/v1 (docs/operations.md): sensor registry, limits."},
 };
 
 /* Default route and sink used when the file has no routes: or sinks: key. */
@@ -1162,6 +1181,11 @@ int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t 
 			goto fail;
 		if ((rc = check_share_group_state(&c, cfg, &at)) != HUB_OK)
 			goto fail;
+		if (cfg->live.registry) {
+			char *p = relative_to(path, cfg->live.registry);
+			free(cfg->live.registry);
+			cfg->live.registry = p;
+		}
 	}
 	if ((rc = add_defaults(&c, cfg, have_routes, have_sinks)) != HUB_OK)
 		goto fail;

@@ -142,6 +142,13 @@ struct hub_config {
 		int utc_offset_h;  /* local time for rules' hours: (7 = Asia/Ho_Chi_Minh) */
 		char **rule_files; /* NULL-terminated, as written (relative to the config file) */
 	} alerts;
+	struct {
+		char *registry;      /* sensor registry file (relative to the config file), or NULL */
+		int64_t max_sensors; /* most sensors tracked by the live state */
+		int heartbeat_ms;    /* SSE heartbeat comment interval */
+		int stream_backlog;  /* events an SSE client may lag behind before it is dropped */
+		int max_clients;     /* most SSE clients at once */
+	} live;
 	struct hub_cfg_rule *rules;
 	size_t nrules;
 	struct hub_cfg_notifier *notifiers;

@@ -18,6 +18,7 @@
 
 struct hub_consumer;
 struct hub_notifier;
+struct hub_live;
 
 /* What consumers share; every member borrowed and outliving the consumers. */
 struct hub_consumer_env {
@@ -28,6 +29,7 @@ struct hub_consumer_env {
 	struct hub_ingest *ingest; /* for dead letters; may be NULL (then only counted) */
 	struct hub_notifier *const *notifiers; /* alert notifiers (monitor only) */
 	size_t nnotifiers;
+	struct hub_live *live; /* live state the monitor feeds (live.h); may be NULL */
 };
 
 /* One kind of consumer. Every callback runs on the consumer's thread except healthy. */

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "api.h"
 #include "buf.h"
 #include "cityhub/log.h"
 #include "metrics.h"
@@ -22,6 +23,7 @@ struct hub_http {
 	const struct hub_config *cfg;
 	hub_ready_fn ready;
 	void *ctx;
+	struct hub_api *api;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -143,6 +145,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)upload_size;
 	(void)state;
 	struct hub_http *h = cls;
+	if (h->api && strncmp(url, "/api/", 5) == 0)
+		return authorized(h, conn) ? hub_api_handle(h->api, conn, url, method)
+					   : reply_unauthorized(conn);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(conn, 405, "text/plain", "method not allowed\n", 19);
 	if (strcmp(url, "/healthz") == 0)
@@ -178,18 +183,22 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 
 static struct MHD_Daemon *start_on(struct hub_http *h, const struct addrinfo *ai)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* One thread per connection: a stream client's callback waits for events in its own
+	 * thread; poll() so that hundreds of connections are fine (select stops at 1024 fds). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* the logger must be the first option, or early messages go to stderr raw */
 	return MHD_start_daemon(flags, (uint16_t)h->cfg->http.port, NULL, NULL, handle, h,
 				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
 				ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-				MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, hub_api_max_connections(h->cfg),
+				MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
 }
 
 struct hub_http *hub_http_start(const struct hub_config *cfg, hub_ready_fn ready, void *ctx,
-				char *err, size_t errlen)
+				struct hub_api *api, char *err, size_t errlen)
 {
 	char port[16];
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -206,6 +215,7 @@ struct hub_http *hub_http_start(const struct hub_config *cfg, hub_ready_fn ready
 	h->cfg = cfg;
 	h->ready = ready;
 	h->ctx = ctx;
+	h->api = api;
 	/* A host name may have several addresses (localhost: ::1 and 127.0.0.1): the first that
 	 * binds is used. */
 	for (const struct addrinfo *ai = res; ai && !h->daemon; ai = ai->ai_next)
@@ -224,6 +234,7 @@ void hub_http_stop(struct hub_http *h)
 {
 	if (!h)
 		return;
+	hub_api_stop(h->api); /* streams end, so their threads can be joined */
 	MHD_stop_daemon(h->daemon);
 	free(h);
 }

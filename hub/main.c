@@ -13,12 +13,14 @@
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 #include "alert/alerts.h"
+#include "api.h"
 #include "cityhub/schema.h"
 #include "config.h"
 #include "consumer.h"
 #include "http.h"
 #include "ingest.h"
 #include "journal.h"
+#include "live.h"
 #include "metrics.h"
 #include "notify/notify.h"
 #include "pipeline.h"
@@ -47,6 +49,8 @@ struct hub {
 	size_t nconsumers;
 	struct hub_notifier **notifiers;
 	size_t nnotifiers;
+	struct hub_live *live;
+	struct hub_api *api;
 	struct hub_http *http;
 	enum hub_log_level log_level;
 };
@@ -202,6 +206,12 @@ static int load(struct hub *h, const struct args *a)
 		complain("%s", err);
 		return EXIT_CONFIG;
 	}
+	h->live = hub_live_new(h->schemas, (size_t)h->cfg.live.max_sensors);
+	if (h->cfg.live.registry &&
+	    hub_live_load_registry(h->live, h->cfg.live.registry, err, sizeof(err)) != HUB_OK) {
+		fprintf(stderr, "cityhub: live.registry: %s\n", err);
+		return EXIT_CONFIG;
+	}
 	return check_alerts(h);
 }
 
@@ -276,7 +286,7 @@ static int start_one(struct hub *h, const struct hub_consumer_env *env,
 static int start_consumers(struct hub *h)
 {
 	struct hub_consumer_env env = {&h->cfg,      h->journal,   h->pipeline,   h->schemas,
-				       h->ingest,    h->notifiers, h->nnotifiers};
+				       h->ingest,    h->notifiers, h->nnotifiers, h->live};
 	h->consumers = hub_xcalloc(h->cfg.nsinks + 1, sizeof(*h->consumers));
 	if (start_one(h, &env, &hub_monitor_ops, "monitor", NULL) != 0)
 		return 1;
@@ -336,6 +346,14 @@ static void update_journal_gauges(struct hub *h)
 	hub_metric_set(hub_gauge("cityhub_journal_full_waits",
 				 "Appends that waited for space (policy block) since start", ""),
 		       (double)st.full_waits);
+	size_t sensors;
+	uint64_t over;
+	hub_live_count(h->live, &sensors, &over);
+	hub_metric_set(hub_gauge("cityhub_live_sensors", "Sensors in the live state", ""),
+		       (double)sensors);
+	hub_metric_set(hub_gauge("cityhub_live_over_limit",
+				 "Records of sensors left out at live.max_sensors since start", ""),
+		       (double)over);
 }
 
 /* One info line with the figures an operator watches, read from the metrics registry. */
@@ -363,7 +381,8 @@ static int start_services(struct hub *h)
 	if (start_notifiers(h) != 0 || start_consumers(h) != 0)
 		return 1;
 	if (h->cfg.http.port > 0) {
-		h->http = hub_http_start(&h->cfg, ready, h, err, sizeof(err));
+		h->api = hub_api_new(&h->cfg, h->schemas, h->live);
+		h->http = hub_http_start(&h->cfg, ready, h, h->api, err, sizeof(err));
 		if (!h->http) {
 			hub_error("msg=\"cannot start HTTP API\" err=%s", hub_logq(err));
 			return 1;
@@ -379,6 +398,8 @@ static void stop_services(struct hub *h)
 {
 	hub_http_stop(h->http);
 	h->http = NULL;
+	hub_api_free(h->api);
+	h->api = NULL;
 	if (h->ingest)
 		hub_ingest_stop(h->ingest, SHUTDOWN_DISCONNECT_MS);
 	for (size_t i = 0; i < h->nconsumers; i++)
@@ -411,23 +432,28 @@ static void stop_services(struct hub *h)
 static void free_loaded(struct hub *h)
 {
 	hub_pipeline_free(h->pipeline);
+	hub_live_free(h->live);
 	hub_schemas_free(h->schemas);
 	hub_config_free(&h->cfg);
 	h->pipeline = NULL;
+	h->live = NULL;
 	h->schemas = NULL;
 }
 
-/* Trades the loaded config (config, schemas, routes) of a and b. */
+/* Trades the loaded config (config, schemas, routes, live state: refilled from the monitor's
+ * snapshot when the new monitor starts) of a and b. */
 static void swap_loaded(struct hub *a, struct hub *b)
 {
 	struct hub t = *a;
 	a->cfg = b->cfg;
 	a->schemas = b->schemas;
 	a->pipeline = b->pipeline;
+	a->live = b->live;
 	a->log_level = b->log_level;
 	b->cfg = t.cfg;
 	b->schemas = t.schemas;
 	b->pipeline = t.pipeline;
+	b->live = t.live;
 	b->log_level = t.log_level;
 }
 

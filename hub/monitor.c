@@ -1,8 +1,9 @@
 /* The monitor consumer: decodes each message once and runs every handler over that one record
  * set: counting by adapter, kind and reject reason, dead letters (invariant 5), the alert
- * engine and the hourly VN_AQI. Its state (alert instances, windows, AQI hours, the events not
- * yet delivered) is saved atomically with its journal position (alerts.state_dir/monitor.state)
- * before any transition is notified, so that after any crash none is lost or sent twice. */
+ * engine, the hourly VN_AQI and the live state behind /api/v1 (live.h). Its state (alert
+ * instances, windows, AQI hours, the events not yet delivered, the live state) is saved
+ * atomically with its journal position (alerts.state_dir/monitor.state) before any transition is
+ * notified, so that after any crash none is lost or sent twice. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "cityhub/log.h"
 #include "consumer.h"
 #include "lineproto.h"
+#include "live.h"
 #include "metrics.h"
 #include "notify/notify.h"
 
@@ -28,6 +30,7 @@
 #define RELEASE_MS 100 /* events wait at most this long for the snapshot that frees them */
 #define DEADLETTER_WAIT_MS 2000
 #define STATE_VERSION 1
+#define LIVE_SAVE_MS 10000 /* the live state alone (the screens) is not worth more writes */
 
 struct metric_cache {
 	char key[128];
@@ -49,6 +52,7 @@ struct monitor {
 	json_t *unsent;  /* in a snapshot, not yet delivered by every notifier */
 	char *state_path;
 	int dirty;       /* state changed since the last snapshot */
+	int live_dirty;  /* only the live state changed: saved at most every LIVE_SAVE_MS */
 	int64_t clock_ns, last_tick_ns; /* the receive clock (stale rules) */
 	struct hub_metric *m_transitions, *m_firing, *m_pending, *m_saves, *m_aqi, *m_derived_err;
 };
@@ -157,6 +161,10 @@ static void on_reject(struct monitor *m, const struct hub_jentry *e, const char 
 				      "Messages rejected, by reason and adapter", labels), 1);
 	hub_debug("msg=\"rejected\" reason=%s adapter=%s detail=%s", rej->reason, adapter,
 		  hub_logq(rej->detail));
+	char sensor[256];
+	if (m->env->live && hub_pipeline_topic_sensor(m->env->pipeline, e->topic, sensor,
+						      sizeof(sensor)) == HUB_OK)
+		hub_live_reject(m->env->live, sensor, e->recv_ns);
 	if (!m->env->ingest || !hub_pipeline_deadletter(m->env->pipeline, rej))
 		return;
 	char topic[256];
@@ -256,8 +264,11 @@ static void collect(struct monitor *m, int64_t recv_ns)
 	size_t i;
 	json_t *ev;
 	if (hub_alerts_take(m->alerts, &evs) > 0) {
-		json_array_foreach(evs, i, ev)
+		json_array_foreach(evs, i, ev) {
 			alert_record(m, ev, recv_ns);
+			if (m->env->live)
+				hub_live_alert(m->env->live, ev);
+		}
 		json_array_extend(m->fresh, evs);
 		hub_metric_add(m->m_transitions, json_array_size(evs));
 		m->dirty = 1;
@@ -316,6 +327,10 @@ static void evaluate(struct monitor *m, const struct hub_jentry *e)
 		const struct hub_record *rec = &m->rs.recs[i];
 		if (derived && strcmp(rec->kind, "alerts") == 0)
 			continue;
+		if (m->env->live) {
+			hub_live_record(m->env->live, rec, e->recv_ns);
+			m->live_dirty = 1;
+		}
 		if (m->alerts) {
 			hub_alerts_record(m->alerts, rec, e->recv_ns);
 			m->dirty = 1;
@@ -346,18 +361,47 @@ static void handle(void *state, const struct hub_jentry *e)
 
 /* ---- the snapshot: state and journal position in one file, replaced atomically ---- */
 
-static int write_file(const char *path, const char *data, size_t len, int sync)
+static int write_all(int fd, const char *data, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno != EINTR)
+			return HUB_EIO;
+		off += n > 0 ? (size_t)n : 0;
+	}
+	return HUB_OK;
+}
+
+static int write_piece(void *ctx, struct hub_buf *b)
+{
+	int rc = write_all(*(int *)ctx, b->data, b->len);
+	hub_buf_clear(b);
+	return rc;
+}
+
+/* The document, with the live state (when there is one) as its last member "live", written
+ * piece by piece: no copy of 10,000 sensors' text is held. */
+static int write_doc(int fd, const char *doc, struct hub_live *live)
+{
+	size_t len = strlen(doc);
+	if (!live || len < 2)
+		return write_all(fd, doc, len);
+	struct hub_buf b = {0};
+	hub_buf_append(&b, doc, len - 1); /* without its closing brace */
+	hub_buf_puts(&b, ",\"live\":");
+	int rc = hub_live_save(live, &b, write_piece, &fd);
+	if (rc == HUB_OK)
+		rc = write_all(fd, "}", 1);
+	hub_buf_fini(&b);
+	return rc;
+}
+
+static int write_file(const char *path, const char *doc, struct hub_live *live, int sync)
 {
 	struct hub_buf tmp = {0};
 	hub_buf_printf(&tmp, "%s.tmp", path);
 	int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	int rc = fd < 0 ? HUB_EIO : HUB_OK;
-	for (size_t off = 0; rc == HUB_OK && off < len;) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno != EINTR)
-			rc = HUB_EIO;
-		off += n > 0 ? (size_t)n : 0;
-	}
+	int rc = fd < 0 ? HUB_EIO : write_doc(fd, doc, live);
 	if (rc == HUB_OK && sync && fsync(fd) != 0)
 		rc = HUB_EIO;
 	if (fd >= 0 && close(fd) != 0)
@@ -393,7 +437,7 @@ static int snapshot(struct monitor *m)
 	hub_buf_puts(&b, ",\"unsent\":");
 	put_json(&b, pending);
 	hub_buf_puts(&b, "}");
-	int rc = write_file(m->state_path, b.data, b.len,
+	int rc = write_file(m->state_path, b.data, m->env->live,
 			    m->env->cfg->journal.fsync != HUB_FSYNC_NONE);
 	hub_buf_fini(&b);
 	if (rc != HUB_OK) {
@@ -402,7 +446,7 @@ static int snapshot(struct monitor *m)
 		return rc;
 	}
 	hub_metric_add(m->m_saves, 1);
-	m->dirty = 0;
+	m->dirty = m->live_dirty = 0;
 	return HUB_OK;
 }
 
@@ -448,9 +492,13 @@ static void tick(struct monitor *m, int at_end)
 	int64_t now = at_end ? hub_now_real_ns() : m->clock_ns;
 	if (now > m->clock_ns)
 		m->clock_ns = now;
-	if (!m->alerts || m->clock_ns - m->last_tick_ns < TICK_NS)
+	if (m->clock_ns - m->last_tick_ns < TICK_NS)
 		return;
 	m->last_tick_ns = m->clock_ns;
+	if (m->env->live)
+		hub_live_tick(m->env->live, m->clock_ns);
+	if (!m->alerts)
+		return;
 	hub_alerts_tick(m->alerts, m->clock_ns);
 	collect(m, m->clock_ns);
 	struct hub_alerts_stats st;
@@ -465,7 +513,8 @@ static int save_due(struct monitor *m, int at_end, long long since)
 		return 1;
 	if (json_array_size(m->fresh) > 0)
 		return at_end || since >= RELEASE_MS;
-	return m->dirty && since >= m->env->cfg->alerts.snapshot_ms;
+	return (m->dirty && since >= m->env->cfg->alerts.snapshot_ms) ||
+	       (m->live_dirty && since >= LIVE_SAVE_MS);
 }
 
 static int flush(void *state, int at_end)
@@ -499,9 +548,10 @@ static int restore(struct monitor *m, const json_t *doc, uint64_t *offset, char 
 {
 	json_int_t off;
 	int version;
-	json_t *alerts = NULL, *aqi = NULL, *unsent = NULL;
-	if (json_unpack((json_t *)doc, "{s:i, s:I, s?o, s?o, s?o}", "version", &version, "offset",
-			&off, "alerts", &alerts, "aqi", &aqi, "unsent", &unsent) != 0 ||
+	json_t *alerts = NULL, *aqi = NULL, *unsent = NULL, *live = NULL;
+	if (json_unpack((json_t *)doc, "{s:i, s:I, s?o, s?o, s?o, s?o}", "version", &version,
+			"offset", &off, "alerts", &alerts, "aqi", &aqi, "unsent", &unsent, "live",
+			&live) != 0 ||
 	    version != STATE_VERSION || !json_is_array(unsent)) {
 		snprintf(err, errlen, "not a monitor state of version %d", STATE_VERSION);
 		return HUB_EINVAL;
@@ -513,6 +563,9 @@ static int restore(struct monitor *m, const json_t *doc, uint64_t *offset, char 
 		snprintf(err, errlen, "damaged AQI state");
 		return HUB_EINVAL;
 	}
+	if (m->env->live && json_is_object(live) && hub_live_load(m->env->live, live) != HUB_OK)
+		hub_warn("msg=\"live state in the snapshot refused; the screens fill as sensors "
+			 "report\"");
 	json_array_extend(m->unsent, unsent);
 	*offset = (uint64_t)off;
 	return HUB_OK;
@@ -547,6 +600,11 @@ static uint64_t start_at(void *state, uint64_t committed, int fresh)
 			 (unsigned long long)at, json_array_size(m->unsent));
 	}
 	json_decref(doc);
+	if (m->env->live && m->alerts) {
+		json_t *active = hub_alerts_active(m->alerts);
+		hub_live_set_active(m->env->live, active);
+		json_decref(active);
+	}
 	push_all(m, m->unsent);
 	return at;
 }
@@ -605,7 +663,7 @@ static int init(struct hub_consumer *c, const void *conf, void **state, char *er
 	}
 	if (cfg->alerts.aqi)
 		m->aqi = hub_aqi_new((size_t)cfg->alerts.max_instances);
-	if (m->alerts || m->aqi) {
+	if (m->alerts || m->aqi || m->env->live) {
 		struct hub_buf p = {0};
 		hub_buf_printf(&p, "%s/monitor.state",
 			       cfg->alerts.state_dir ? cfg->alerts.state_dir : cfg->journal.dir);

@@ -665,6 +665,24 @@ static int finish_record(struct hub_pipeline *p, const struct route *r, struct h
 	return rc;
 }
 
+int hub_pipeline_topic_sensor(const struct hub_pipeline *p, const char *topic, char *out,
+			      size_t len)
+{
+	const struct route *r = find_route(p, topic);
+	for (size_t i = 0; r && r->has_template && i < r->nlevels; i++) {
+		const char *end = strchrnul(topic, '/');
+		if (strcmp(r->levels[i], "{sensor_id}") == 0 && end > topic &&
+		    (size_t)(end - topic) < len && hub_text_valid(topic, (size_t)(end - topic))) {
+			snprintf(out, len, "%.*s", (int)(end - topic), topic);
+			return HUB_OK;
+		}
+		if (!*end)
+			break;
+		topic = end + 1;
+	}
+	return HUB_ENOENT;
+}
+
 int hub_pipeline_unrouted(const struct hub_reject *rej)
 {
 	return rej->reason && strcmp(rej->reason, HUB_R_NO_ROUTE) == 0;

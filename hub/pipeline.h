@@ -33,6 +33,12 @@ void hub_pipeline_free(struct hub_pipeline *p);
 int hub_pipeline_decode(struct hub_pipeline *p, const struct hub_msg *msg, struct hub_recset *out,
 			struct hub_reject *rej, const char **adapter);
 
+/* Copies into out (len bytes) the sensor a topic names through its route's template
+ * ({sensor_id} level), so a rejected message can be counted against its sensor. HUB_OK, or
+ * HUB_ENOENT when the topic does not say. */
+int hub_pipeline_topic_sensor(const struct hub_pipeline *p, const char *topic, char *out,
+			      size_t len);
+
 /* Returns 1 when rej (from hub_pipeline_decode) is a message whose topic no route matches
  * (reason no_route, adapter "none"): the monitor counts it as cityhub_unrouted_total. */
 int hub_pipeline_unrouted(const struct hub_reject *rej);

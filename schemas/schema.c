@@ -19,6 +19,7 @@ struct unit_conv {
 
 struct field_def {
 	char *name;
+	char *unit; /* canonical unit, or NULL */
 	enum hub_ftype type;
 	int has_min, has_max;
 	double min, max;
@@ -120,6 +121,8 @@ static int load_field(const char *name, json_t *spec, struct field_def *fd, char
 		snprintf(err, errlen, "field %s: \"type\" must be double|int|bool|string", name);
 		return HUB_EINVAL;
 	}
+	const char *unit = json_string_value(json_object_get(spec, "unit"));
+	fd->unit = unit ? hub_xstrdup(unit) : NULL;
 	json_t *min = json_object_get(spec, "min"), *max = json_object_get(spec, "max");
 	fd->has_min = json_is_number(min);
 	fd->has_max = json_is_number(max);
@@ -421,6 +424,7 @@ void hub_schemas_free(struct hub_schemas *s)
 			free(k->fields[f].units);
 			free_strings(k->fields[f].aliases, k->fields[f].naliases);
 			free(k->fields[f].name);
+			free(k->fields[f].unit);
 		}
 		free(k->fields);
 		free(k->fiware);
@@ -493,6 +497,18 @@ static const struct field_def *find_field(const struct kind_def *k, const char *
 		if (in_list(k->fields[i].aliases, k->fields[i].naliases, name))
 			return &k->fields[i];
 	return NULL;
+}
+
+int hub_schemas_field_info(const struct hub_schemas *s, const char *kind, const char *field,
+			   enum hub_ftype *type, const char **unit)
+{
+	const struct kind_def *k = kind ? find_kind(s, kind) : NULL;
+	const struct field_def *fd = k && field ? find_field(k, field) : NULL;
+	if (!fd)
+		return HUB_ENOENT;
+	*type = fd->type;
+	*unit = fd->unit;
+	return HUB_OK;
 }
 
 int hub_schemas_field_known(const struct hub_schemas *s, const char *kind, const char *name)

@@ -32,6 +32,11 @@ int hub_schemas_apply(const struct hub_schemas *s, struct hub_recset *rs, struct
  * fields, or when kind has no schema (hub_schemas_apply then rejects it); 0 otherwise. */
 int hub_schemas_field_known(const struct hub_schemas *s, const char *kind, const char *name);
 
+/* Gives the type and canonical unit (borrowed from s; NULL when the schema names none) of
+ * kind's field (a name or an alias). HUB_OK, or HUB_ENOENT when kind or field is unknown. */
+int hub_schemas_field_info(const struct hub_schemas *s, const char *kind, const char *field,
+			   enum hub_ftype *type, const char **unit);
+
 /* Returns the number of kinds and, through names, their names (borrowed). */
 size_t hub_schemas_kinds(const struct hub_schemas *s, const char *const **names);
 
