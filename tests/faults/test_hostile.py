@@ -30,6 +30,7 @@ import unittest
 
 import faultlib as fl
 import mqttraw
+from tests.lib.hub import fill_pilot_template
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile")
 MAX_PAYLOAD = 65536
@@ -428,10 +429,8 @@ class Hostile(unittest.TestCase):
         hub = fl.track(fl.Hub(self.tmp, self.broker.port, binary=fl.HUB_BIN))
         with open(pilot, encoding="utf-8") as f:
             text = f.read()
-        for k, v in (("@MQTT_PORT@", self.broker.port), ("@INFLUX_PORT@", self.influx.port),
-                     ("@HTTP_PORT@", hub.http_port),
-                     ("@JOURNAL@", os.path.join(self.tmp, "pilot-journal"))):
-            text = text.replace(k, str(v))
+        text = fill_pilot_template(text, fl.ROOT, self.broker.port, self.influx.port,
+                                   hub.http_port, os.path.join(self.tmp, "pilot-journal"))
         with open(hub.config_path, "w", encoding="utf-8") as f:
             f.write(text)
         filters = re.findall(r"^\s*- filter: (\S+)", text, re.M)
@@ -443,7 +442,9 @@ class Hostile(unittest.TestCase):
         want_summary = json.loads(dry[-1])
         seen = [(t, p) for t, p in msgs
                 if any(topic_matches(f, t.decode("utf-8", "replace")) for f in filters)]
-        collector = mqttraw.Collector(self.broker.port, "cityhub/deadletter/#", "faults-sim")
+        # the pilot's config names its own dead-letter prefix (scripts/pilot.yaml.in)
+        prefix = re.search(r"deadletter_prefix:\s*(\S+)", text).group(1)
+        collector = mqttraw.Collector(self.broker.port, prefix + "/deadletter/#", "faults-sim")
         self.addCleanup(hub.kill)
         try:
             hub.start()

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from common import HUB_BIN, ROOT, SIM_BIN, new_hub, services
+from tests.lib.hub import fill_pilot_template
 
 PILOT_IN = os.path.join(ROOT, "scripts", "pilot.yaml.in")
 DERIVED = {"aqi", "alerts"}  # kinds the hub writes itself
@@ -57,16 +58,8 @@ NGSI_KIND = {"TrafficFlowObserved": "traffic_flow", "AirQualityObserved": "air_q
 
 
 def substitute(text, mqtt_port, influx_port, http_port, journal):
-    """What scripts/pilot does with sed. Alertmanager: a port nobody listens on (the alerts
-    are tested in test_alerts.py and test_pilot.py; here they only must not disturb)."""
-    for key, value in (("@MQTT_PORT@", mqtt_port), ("@INFLUX_PORT@", influx_port),
-                       ("@HTTP_PORT@", http_port), ("@JOURNAL@", journal),
-                       ("@RULES@", os.path.join(ROOT, "rules", "mytho.yaml")),
-                       ("@ALERTMANAGER_URL@", "http://127.0.0.1:%d" % services.free_port()),
-                       ("@REGISTRY@", os.path.join(journal, "sensors.csv")),
-                       ("#@LIVE@", "#")):  # the registry is not this test's business
-        text = text.replace(key, str(value))
-    return text
+    """What scripts/pilot does with sed (tests/lib/hub.py)."""
+    return fill_pilot_template(text, ROOT, mqtt_port, influx_port, http_port, journal)
 
 
 def senml_kinds(config_text):

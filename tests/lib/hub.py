@@ -48,6 +48,20 @@ def to_yaml(obj, indent=0):
     return "\n".join(out)
 
 
+def fill_pilot_template(text, root, mqtt_port, influx_port, http_port, journal):
+    """What scripts/pilot does with sed to scripts/pilot.yaml.in. Alertmanager: a port nobody
+    listens on (the pilot's alerts are tested in test_alerts.py and test_pilot.py; here they
+    only must not disturb); the sensor registry is left out."""
+    for key, value in (("@MQTT_PORT@", mqtt_port), ("@INFLUX_PORT@", influx_port),
+                       ("@HTTP_PORT@", http_port), ("@JOURNAL@", journal),
+                       ("@RULES@", os.path.join(root, "rules", "mytho.yaml")),
+                       ("@ALERTMANAGER_URL@", "http://127.0.0.1:%d" % services.free_port()),
+                       ("@REGISTRY@", os.path.join(journal, "sensors.csv")),
+                       ("#@LIVE@", "#")):
+        text = text.replace(key, str(value))
+    return text
+
+
 class Hub:
     """A cityhub process. `config` overrides sections of the generated config."""
 
