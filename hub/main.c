@@ -182,13 +182,6 @@ static int load(struct hub *h, const struct args *a)
 		print_errors(cfg_err);
 		return EXIT_CONFIG;
 	}
-	/* An entry must fit in one segment: the largest payload, a topic (MQTT caps it at 64 KiB)
-	 * and the entry header. */
-	if (h->cfg.journal.segment_bytes < h->cfg.limits.max_payload_bytes + 65536 + 64) {
-		complain("%s: journal.segment_bytes: must exceed limits.max_payload_bytes by at least "
-			 "64KiB", a->config ? a->config : "(defaults)");
-		return EXIT_CONFIG;
-	}
 	const char *name = a->log_level ? a->log_level : h->cfg.log.level;
 	if (hub_log_parse_level(name, &h->log_level) != HUB_OK) {
 		complain("log level %s: use debug|info|warn|error", name);

@@ -372,12 +372,13 @@ static void test_sizes(void **state)
 
 	(void)state;
 	run_num_cases(cases, sizeof(cases) / sizeof(cases[0]));
-	/* the lowest journal size, with segments small enough to fit */
-	assert_int_equal(load_text("journal:\n  segment_bytes: 64KiB\n  max_bytes: 1024KiB\n", &cfg,
-				   err, sizeof(err)),
+	/* the lowest journal size, with segments small enough to fit and big enough for a message */
+	assert_int_equal(load_text("journal:\n  segment_bytes: 72KiB\n  max_bytes: 1024KiB\n"
+				   "limits:\n  max_payload_bytes: 1KiB\n",
+				   &cfg, err, sizeof(err)),
 			 HUB_OK);
 	assert_int_equal(cfg.journal.max_bytes, 1048576);
-	assert_int_equal(cfg.journal.segment_bytes, 65536);
+	assert_int_equal(cfg.journal.segment_bytes, 73728);
 	hub_config_free(&cfg);
 }
 
@@ -542,6 +543,11 @@ static const struct err_case err_cases[] = {
 	 "4: sinks[0].version: must be between 1 and 2"},
 	{"journal:\n  max_bytes: 1MiB\n  segment_bytes: 2MiB\n",
 	 "3: journal.segment_bytes: must not exceed journal.max_bytes (1MiB)"},
+	/* issue 10: checked here, not in main.c, so the error has the file and line */
+	{"journal:\n  segment_bytes: 1MiB\nlimits:\n  max_payload_bytes: 1MiB\n",
+	 "4: journal.segment_bytes: must exceed limits.max_payload_bytes (1MiB) by at least 64KiB"},
+	{"limits:\n  max_payload_bytes: 16MiB\n",
+	 "2: journal.segment_bytes: must exceed limits.max_payload_bytes (16MiB) by at least 64KiB"},
 	{"sinks:\n  - name: a\n    url: http://h\n    retry_cap_ms: 50ms\n",
 	 "4: sinks[0].retry_base_ms: must not exceed retry_cap_ms"},
 	{"mqtt:\n  client_id: \"\"\n", "2: mqtt.client_id: must not be empty"},
@@ -609,6 +615,12 @@ static const struct err_case err_cases[] = {
 	 "2: sinks[0].token: required when version is 2"},
 	{"sinks:\n  - name: a\n    url: http://h\n    version: 2\n    token: t\n",
 	 "2: sinks[0].org: required when version is 2"},
+	/* issue 10: the sink's rules live here only (hub/influx.c checks nothing again) */
+	{"sinks:\n  - name: a\n    url: http://h\n    version: 2\n    org: o\n    bucket: b\n"
+	 "    token: \"x\\r\\nX-Evil: 1\"\n",
+	 "7: sinks[0].token: must not contain line breaks or control characters"},
+	{"sinks:\n  - name: a\n    url: http://h\n    version: 2\n    token: t\n    org: o\n",
+	 "2: sinks[0].bucket: required when version is 2"},
 	{"sinks:\n  - name: a\n    url: http://h\n    database: ''\n",
 	 "2: sinks[0].database: required when version is 1"},
 	/* issue 13 #2: TLS files are checked at config time, not at connect time */
