@@ -707,7 +707,7 @@ static int check_route(struct hub_yaml_ctx *c, const struct hub_yaml_node *item,
 		       size_t i, const char *path, const int *lines)
 {
 	const struct hub_cfg_route *r = (const struct hub_cfg_route *)arr + i;
-	const struct hub_adapter *a = hub_adapter_find(r->adapter);
+	const struct hub_adapter *a = hub_adapter_lookup(c->user, r->adapter);
 	const struct hub_yaml_node *opts = hub_options_get(item, "options");
 	char kp[HUB_YAML_PATH_MAX];
 	void *base;
@@ -1188,9 +1188,11 @@ int hub_config_load_rules(const char *path, struct hub_config *cfg, char *err, s
 	return rc == HUB_OK ? check_rule_names(&c, cfg) : rc;
 }
 
-int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t errlen)
+int hub_config_load(const char *path, const struct hub_adapter *const *adapters,
+		    struct hub_config *cfg, char *err, size_t errlen)
 {
-	struct hub_yaml_ctx c = {.file = path ? path : "(defaults)", .err = err, .errlen = errlen};
+	struct hub_yaml_ctx c = {.file = path ? path : "(defaults)", .err = err, .errlen = errlen,
+				 .user = adapters};
 	struct hub_yaml_node *root = NULL;
 	bool have_routes = false, have_sinks = false;
 	struct notable at = {0};
@@ -1253,7 +1255,7 @@ void hub_config_free(struct hub_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-void hub_config_write_doc(FILE *out)
+void hub_config_write_doc(FILE *out, const struct hub_adapter *const *adapters)
 {
 	for (size_t s = 0; s < ARRAY_LEN(sections); s++) {
 		hub_options_doc_header(out, sections[s].name, sections[s].doc);
@@ -1266,7 +1268,7 @@ void hub_config_write_doc(FILE *out)
 		   "`city/{kind}/{district}/{sensor_id}`.");
 	hub_options_doc_rows(out, &route_table, NULL, "routes[].");
 	fputs("\n", out);
-	for (const struct hub_adapter *const *a = hub_adapter_all(); *a; a++) {
+	for (const struct hub_adapter *const *a = adapters; a && *a; a++) {
 		char title[64];
 		if (!(*a)->options)
 			continue;

@@ -101,7 +101,7 @@ static int load_route(struct suite *s)
 		return -1;
 	}
 	char err[512];
-	s->pipe = hub_pipeline_new(&s->cfg, s->schemas, err, sizeof(err));
+	s->pipe = hub_pipeline_new(&s->cfg, s->schemas, hub_adapter_all(), err, sizeof(err));
 	s->cfg.path = NULL;
 	if (!s->pipe)
 		fprintf(stderr, "%s\n", err);
