@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 
 /* adapter_table.c: every adapter in adapter_names' order, NULL-terminated. */
 extern const struct hub_adapter *const hub_adapter_table[];

@@ -25,7 +25,7 @@
 
 #include "alert/alerts.h"
 #include "alert/aqi.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/record.h"

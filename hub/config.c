@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <netdb.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/options.h"

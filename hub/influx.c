@@ -13,7 +13,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"

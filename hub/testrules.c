@@ -8,7 +8,7 @@
 
 #include "alert/alerts.h"
 #include "alert/aqi.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/schema.h"
 #include "cityhub/timefmt.h"
