@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 
 /* adapter_table.c: every adapter in adapter_names' order, NULL-terminated. */
 extern const struct hub_adapter *const hub_adapter_table[];
@@ -17,12 +17,18 @@ const struct hub_adapter *const *hub_adapter_all(void)
 	return hub_adapter_table;
 }
 
+const struct hub_adapter *hub_adapter_lookup(const struct hub_adapter *const *table,
+					     const char *name)
+{
+	for (size_t i = 0; table && name && table[i]; i++)
+		if (strcmp(table[i]->name, name) == 0)
+			return table[i];
+	return NULL;
+}
+
 const struct hub_adapter *hub_adapter_find(const char *name)
 {
-	for (size_t i = 0; hub_adapter_table[i]; i++)
-		if (strcmp(hub_adapter_table[i]->name, name) == 0)
-			return hub_adapter_table[i];
-	return NULL;
+	return hub_adapter_lookup(hub_adapter_table, name);
 }
 
 int hub_adapter_parse_json(const struct hub_msg *msg, size_t flags, json_t **root,

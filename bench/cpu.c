@@ -25,7 +25,7 @@
 
 #include "alert/alerts.h"
 #include "alert/aqi.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/record.h"
@@ -79,7 +79,7 @@ static int open_env(struct env *e, const char *rule_file)
 {
 	char err[512] = "";
 	snprintf(e->dir, sizeof(e->dir), "/tmp/bench-cpu-XXXXXX");
-	if (!mkdtemp(e->dir) || hub_config_load(NULL, &e->cfg, err, sizeof(err)) != HUB_OK)
+	if (!mkdtemp(e->dir) || hub_config_load(NULL, NULL, &e->cfg, err, sizeof(err)) != HUB_OK)
 		goto fail;
 	if (rule_file && hub_config_load_rules(rule_file, &e->cfg, err, sizeof(err)) != HUB_OK)
 		goto fail;
@@ -90,7 +90,9 @@ static int open_env(struct env *e, const char *rule_file)
 		if (!e->alerts)
 			goto fail;
 	}
-	e->pipeline = e->schemas ? hub_pipeline_new(&e->cfg, e->schemas, err, sizeof(err)) : NULL;
+	e->pipeline = e->schemas ? hub_pipeline_new(&e->cfg, e->schemas, hub_adapter_all(), err,
+						    sizeof(err))
+				 : NULL;
 	struct hub_journal_opts o = {.dir = e->dir,
 	                             .max_bytes = 1ull << 30,
 	                             .segment_bytes = 16u << 20,

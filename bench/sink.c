@@ -33,7 +33,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #define MAX_CONNS 1024

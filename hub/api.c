@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "api_int.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 
 #define PREFIX "/api/v1/"
 

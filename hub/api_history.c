@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "api_int.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/timefmt.h"
 

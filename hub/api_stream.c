@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "api_int.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #define SNDBUF_BYTES (64 * 1024)

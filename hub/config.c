@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <netdb.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/options.h"
@@ -175,6 +175,15 @@ static const char *check_write_path(const char *s)
 	return NULL;
 }
 
+/* The token goes into an HTTP header line: a line break would end it and start another. */
+static const char *check_header_value(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
+			return "must not contain line breaks or control characters";
+	return NULL;
+}
+
 static const char *check_share_group(const char *s)
 {
 	return strpbrk(s, "/+#") ? "must not contain /, + or #" : NULL;
@@ -229,6 +238,8 @@ static const struct hub_opt_check chk_mqtt_url = {check_mqtt_url, "tcp://, ssl:/
 static const struct hub_opt_check chk_http_url = {check_http_url, "http:// or https:// URL"};
 static const struct hub_opt_check chk_topic_prefix = {check_topic_prefix, "no + or #"};
 static const struct hub_opt_check chk_share_group = {check_share_group, "no /, + or #"};
+static const struct hub_opt_check chk_header_value = {check_header_value,
+						      "no line breaks or control characters"};
 static const struct hub_opt_check chk_write_path = {check_write_path, "absolute path, no query"};
 static const struct hub_opt_check chk_filter = {check_filter, "MQTT topic filter"};
 static const struct hub_opt_check chk_name = {check_name, "letters, digits, _ and -"};
@@ -328,7 +339,8 @@ static const struct hub_opt main_keys[] = {
 	 .doc = "Most disk space the journal may use; then full_policy applies."},
 	{.path = "journal.segment_bytes", .type = HUB_OPT_BYTES, .at = CFG(journal.segment_bytes),
 	 .def = "16MiB", .min = 64 * KIB, .max = GIB,
-	 .doc = "Size of one segment file; at most max_bytes."},
+	 .doc = "Size of one segment file; at most max_bytes, and at least "
+	        "limits.max_payload_bytes + 64KiB + 64 (a message and its topic fit in one)."},
 	{.path = "journal.fsync", .type = HUB_OPT_ENUM, .at = CFG(journal.fsync), .def = "interval",
 	 .names = fsync_names,
 	 .doc = "When appended messages are forced to disk: never, every fsync_interval_ms, or "
@@ -485,7 +497,8 @@ static const struct hub_opt sink_keys[] = {
 	 .doc = "v2: organization (required for v2)."},
 	{.path = "bucket", .type = HUB_OPT_STRING, .at = SINK(bucket), .flags = HUB_OPT_NULLABLE,
 	 .doc = "v2: bucket (required for v2)."},
-	{.path = "token", .type = HUB_OPT_STRING, .at = SINK(token), .flags = HUB_OPT_NULLABLE,
+	{.path = "token", .type = HUB_OPT_STRING, .at = SINK(token), .check = &chk_header_value,
+	 .flags = HUB_OPT_NULLABLE,
 	 .doc = "v2: API token (required for v2)."},
 	{.path = "gzip", .type = HUB_OPT_BOOL, .at = SINK(gzip), .def = "false",
 	 .doc = "Compress request bodies."},
@@ -694,7 +707,7 @@ static int check_route(struct hub_yaml_ctx *c, const struct hub_yaml_node *item,
 		       size_t i, const char *path, const int *lines)
 {
 	const struct hub_cfg_route *r = (const struct hub_cfg_route *)arr + i;
-	const struct hub_adapter *a = hub_adapter_find(r->adapter);
+	const struct hub_adapter *a = hub_adapter_lookup(c->user, r->adapter);
 	const struct hub_yaml_node *opts = hub_options_get(item, "options");
 	char kp[HUB_YAML_PATH_MAX];
 	void *base;
@@ -940,6 +953,23 @@ static int check_journal(struct hub_yaml_ctx *c, const struct hub_config *cfg, c
 		    "must not exceed journal.max_bytes (%s)", max);
 }
 
+/* An entry must fit in one segment: the largest payload, a topic (MQTT caps it at 64 KiB) and
+ * the entry header. */
+static int check_segment_fits(struct hub_yaml_ctx *c, const struct hub_config *cfg,
+			      const int *lines)
+{
+	int a = hub_options_line(lines, &main_table, "journal.segment_bytes");
+	int b = hub_options_line(lines, &main_table, "limits.max_payload_bytes");
+	char pay[32];
+
+	if (a < 0 || b < 0 || /* a bad value, already reported */
+	    cfg->journal.segment_bytes >= cfg->limits.max_payload_bytes + 65536 + 64)
+		return HUB_OK;
+	hub_options_format(HUB_OPT_BYTES, cfg->limits.max_payload_bytes, pay, sizeof(pay));
+	return hub_yaml_fail(c, a > b ? a : b, "journal.segment_bytes",
+		    "must exceed limits.max_payload_bytes (%s) by at least 64KiB", pay);
+}
+
 static bool is_tls_url(const char *url)
 {
 	return strncmp(url, "ssl://", 6) == 0 || strncmp(url, "mqtts://", 8) == 0 ||
@@ -999,6 +1029,8 @@ static int bind_root(struct hub_yaml_ctx *c, const struct hub_yaml_node *root, s
 		*have_sinks |= strcmp(key->text, "sinks") == 0;
 	}
 	if (check_journal(c, cfg, lines) != HUB_OK)
+		rc = HUB_EINVAL;
+	if (check_segment_fits(c, cfg, lines) != HUB_OK)
 		rc = HUB_EINVAL;
 	if (check_mqtt(c, cfg, lines) != HUB_OK)
 		rc = HUB_EINVAL;
@@ -1156,9 +1188,11 @@ int hub_config_load_rules(const char *path, struct hub_config *cfg, char *err, s
 	return rc == HUB_OK ? check_rule_names(&c, cfg) : rc;
 }
 
-int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t errlen)
+int hub_config_load(const char *path, const struct hub_adapter *const *adapters,
+		    struct hub_config *cfg, char *err, size_t errlen)
 {
-	struct hub_yaml_ctx c = {.file = path ? path : "(defaults)", .err = err, .errlen = errlen};
+	struct hub_yaml_ctx c = {.file = path ? path : "(defaults)", .err = err, .errlen = errlen,
+				 .user = adapters};
 	struct hub_yaml_node *root = NULL;
 	bool have_routes = false, have_sinks = false;
 	struct notable at = {0};
@@ -1221,7 +1255,7 @@ void hub_config_free(struct hub_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-void hub_config_write_doc(FILE *out)
+void hub_config_write_doc(FILE *out, const struct hub_adapter *const *adapters)
 {
 	for (size_t s = 0; s < ARRAY_LEN(sections); s++) {
 		hub_options_doc_header(out, sections[s].name, sections[s].doc);
@@ -1234,7 +1268,7 @@ void hub_config_write_doc(FILE *out)
 		   "`city/{kind}/{district}/{sensor_id}`.");
 	hub_options_doc_rows(out, &route_table, NULL, "routes[].");
 	fputs("\n", out);
-	for (const struct hub_adapter *const *a = hub_adapter_all(); *a; a++) {
+	for (const struct hub_adapter *const *a = adapters; a && *a; a++) {
 		char title[64];
 		if (!(*a)->options)
 			continue;

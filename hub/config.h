@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cityhub/adapter.h"
+
 enum hub_fsync { HUB_FSYNC_NONE, HUB_FSYNC_INTERVAL, HUB_FSYNC_ALWAYS };
 enum hub_full_policy { HUB_FULL_BLOCK, HUB_FULL_DROP_OLDEST };
 
@@ -160,9 +162,13 @@ struct hub_config {
 	char *path; /* the file loaded, or NULL for defaults */
 };
 
-/* Loads path (NULL = no file: built-in defaults) into cfg. On error returns HUB_EINVAL and
- * writes "file:line: key: what is wrong" into err; cfg is then freed and zeroed. */
-int hub_config_load(const char *path, struct hub_config *cfg, char *err, size_t errlen);
+/* Loads path (NULL = no file: built-in defaults) into cfg. Route options are checked against
+ * the option table of their adapter in adapters (NULL-terminated, borrowed, e.g.
+ * hub_adapter_all(); NULL or an adapter not in it: left to the pipeline). On error returns
+ * HUB_EINVAL and writes "file:line: key: what is wrong" into err; cfg is then freed and
+ * zeroed. */
+int hub_config_load(const char *path, const struct hub_adapter *const *adapters,
+		    struct hub_config *cfg, char *err, size_t errlen);
 
 /* Reads any YAML file (one document) into a new JSON value with the config's scalar rules.
  * HUB_EINVAL with "file:line: ..." in err. */
@@ -175,7 +181,8 @@ int hub_config_load_rules(const char *path, struct hub_config *cfg, char *err, s
 /* Frees everything cfg owns and zeroes it; safe on a zeroed struct. */
 void hub_config_free(struct hub_config *cfg);
 
-/* Writes the reference of every key (Markdown table per section) to out. */
-void hub_config_write_doc(FILE *out);
+/* Writes the reference of every key (Markdown table per section) to out, with the options
+ * of each adapter in adapters (NULL-terminated, e.g. hub_adapter_all()). */
+void hub_config_write_doc(FILE *out, const struct hub_adapter *const *adapters);
 
 #endif

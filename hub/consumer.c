@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 #include "metrics.h"

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 
 #include "api.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/log.h"
 #include "metrics.h"
 #include "web.h"

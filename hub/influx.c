@@ -13,16 +13,13 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 
 #define REPLY_KEEP 4096      /* bytes of a reply body kept for messages */
 #define WAIT_SLICE_MS 50     /* a wait looks at *stop at least this often */
 #define CONNECT_CAP_MS 5000  /* connect timeout, unless timeout_ms is shorter */
-#define DEFAULT_TIMEOUT_MS 10000
-#define DEFAULT_BASE_MS 100
-#define DEFAULT_CAP_MS 30000
 
 enum reply_class { REPLY_OK, REPLY_AUTH, REPLY_SPLIT, REPLY_THROTTLE, REPLY_RETRY };
 enum health { H_OK, H_RETRYING, H_AUTH };
@@ -81,27 +78,6 @@ static void set_err(char *err, size_t errlen, const struct hub_cfg_sink *cfg, co
 static int empty(const char *s)
 {
 	return !s || !*s;
-}
-
-static int check_cfg(const struct hub_cfg_sink *cfg, char *err, size_t errlen)
-{
-	const char *why = NULL;
-	if (!cfg || empty(cfg->url))
-		why = "url is required";
-	else if (strncasecmp(cfg->url, "http://", 7) != 0 && strncasecmp(cfg->url, "https://", 8) != 0)
-		why = "url must start with http:// or https://";
-	else if (cfg->version != 1 && cfg->version != 2)
-		why = "version must be 1 or 2";
-	else if (cfg->version == 1 && empty(cfg->database))
-		why = "database is required for InfluxDB v1";
-	else if (cfg->version == 2 && (empty(cfg->org) || empty(cfg->bucket)))
-		why = "org and bucket are required for InfluxDB v2";
-	else if (cfg->token && strpbrk(cfg->token, "\r\n"))
-		why = "token must not contain a line break";
-	if (!why)
-		return HUB_OK;
-	set_err(err, errlen, cfg, why);
-	return HUB_EINVAL;
 }
 
 static int add_escaped(CURL *c, struct hub_buf *b, const char *s)
@@ -246,20 +222,17 @@ static void configure(struct hub_influx *w)
 	}
 }
 
+/* cfg comes from hub_config_load(), which checked it and gave every key its default
+ * (hub/config.c sink_keys, check_sink): no second set of rules here. */
 static void set_limits(struct hub_influx *w)
 {
-	const struct hub_cfg_sink *cfg = w->cfg;
-	w->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-	w->base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : DEFAULT_BASE_MS;
-	w->cap_ms = cfg->retry_cap_ms > 0 ? cfg->retry_cap_ms : DEFAULT_CAP_MS;
-	if (w->cap_ms < w->base_ms)
-		w->cap_ms = w->base_ms;
+	w->timeout_ms = w->cfg->timeout_ms;
+	w->base_ms = w->cfg->retry_base_ms;
+	w->cap_ms = w->cfg->retry_cap_ms;
 }
 
 struct hub_influx *hub_influx_new(const struct hub_cfg_sink *cfg, char *err, size_t errlen)
 {
-	if (check_cfg(cfg, err, errlen) != HUB_OK)
-		return NULL;
 	if (global_acquire() != HUB_OK) {
 		set_err(err, errlen, cfg, "curl_global_init failed");
 		return NULL;

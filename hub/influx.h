@@ -49,7 +49,8 @@ struct hub_influx_stats {
  * other (static). */
 const char *hub_influx_fail_name(enum hub_influx_fail f);
 
-/* Creates a writer for cfg (borrowed; must outlive the writer). NULL with a message in err. */
+/* Creates a writer for cfg (borrowed; must outlive the writer), as checked and completed by
+ * hub_config_load(). NULL with a message in err. */
 struct hub_influx *hub_influx_new(const struct hub_cfg_sink *cfg, char *err, size_t errlen);
 
 /* Frees the writer; NULL is a no-op. */

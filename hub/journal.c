@@ -21,7 +21,7 @@
  * resident, never what is read or what reaches the disk: see trim_map. */
 #include "journal.h"
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/record.h"
 
 /* A batch of lines kept as one buffer plus the end offset of every line (for splitting). */

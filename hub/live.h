@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/record.h"
 #include "cityhub/schema.h"
 

@@ -1,5 +1,5 @@
 #include "cityhub/log.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #include <pthread.h>

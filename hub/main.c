@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		} else if (strcmp(s, "--log-level") == 0 && has_value) {
 			a->log_level = argv[++i];
 		} else if (strcmp(s, "--config-doc") == 0) {
-			hub_config_write_doc(stdout);
+			hub_config_write_doc(stdout, hub_adapter_all());
 			return 0;
 		} else if (strcmp(s, "--list-adapters") == 0) {
 			list_adapters();
@@ -178,15 +178,9 @@ static int load(struct hub *h, const struct args *a)
 {
 	static char cfg_err[16384]; /* every error of the file, one per line */
 	char err[1024] = "";
-	if (hub_config_load(a->config, &h->cfg, cfg_err, sizeof(cfg_err)) != HUB_OK) {
+	if (hub_config_load(a->config, hub_adapter_all(), &h->cfg, cfg_err, sizeof(cfg_err)) !=
+	    HUB_OK) {
 		print_errors(cfg_err);
-		return EXIT_CONFIG;
-	}
-	/* An entry must fit in one segment: the largest payload, a topic (MQTT caps it at 64 KiB)
-	 * and the entry header. */
-	if (h->cfg.journal.segment_bytes < h->cfg.limits.max_payload_bytes + 65536 + 64) {
-		complain("%s: journal.segment_bytes: must exceed limits.max_payload_bytes by at least "
-			 "64KiB", a->config ? a->config : "(defaults)");
 		return EXIT_CONFIG;
 	}
 	const char *name = a->log_level ? a->log_level : h->cfg.log.level;
@@ -201,7 +195,7 @@ static int load(struct hub *h, const struct args *a)
 		complain("schemas: %s", err);
 		return EXIT_CONFIG;
 	}
-	h->pipeline = hub_pipeline_new(&h->cfg, h->schemas, err, sizeof(err));
+	h->pipeline = hub_pipeline_new(&h->cfg, h->schemas, hub_adapter_all(), err, sizeof(err));
 	if (!h->pipeline) {
 		complain("%s", err);
 		return EXIT_CONFIG;

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 
 struct hub_metric;
 

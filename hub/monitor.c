@@ -14,7 +14,7 @@
 
 #include "alert/alerts.h"
 #include "alert/aqi.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 #include "consumer.h"

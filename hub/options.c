@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

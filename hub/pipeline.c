@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #define MAX_LEVELS 16
@@ -152,7 +152,8 @@ static int build_kinds(struct route *r, const json_t *kinds, const struct hub_sc
 }
 
 static int build_route(struct route *r, const struct hub_cfg_route *c,
-                       const struct hub_schemas *schemas, char *err, size_t errlen)
+                       const struct hub_schemas *schemas,
+                       const struct hub_adapter *const *adapters, char *err, size_t errlen)
 {
 	r->filter = hub_xstrdup(c->filter);
 	r->unknown = (enum hub_unknown_policy)c->unknown_fields;
@@ -160,7 +161,7 @@ static int build_route(struct route *r, const struct hub_cfg_route *c,
 	if (build_kinds(r, c->kinds, schemas, err, errlen) != HUB_OK)
 		return HUB_EINVAL;
 	r->kind = c->kind ? hub_xstrdup(c->kind) : NULL;
-	r->adapter = hub_adapter_find(c->adapter);
+	r->adapter = hub_adapter_lookup(adapters, c->adapter);
 	if (!r->adapter) {
 		snprintf(err, errlen, "adapter: no adapter called %s", c->adapter);
 		return HUB_EINVAL;
@@ -187,13 +188,15 @@ static int build_route(struct route *r, const struct hub_cfg_route *c,
 /* Records the monitor derives (hourly VN_AQI, alert transitions) travel through the journal
  * like any message, so every sink stores them with its own cursor; config refuses user routes
  * under $cityhub/, and brokers never deliver $ topics to wildcard subscriptions. */
-static struct hub_pipeline *add_derived_route(struct hub_pipeline *p, char *err, size_t errlen)
+static struct hub_pipeline *add_derived_route(struct hub_pipeline *p,
+					      const struct hub_adapter *const *adapters, char *err,
+					      size_t errlen)
 {
 	json_t *none = json_object();
 	struct hub_cfg_route derived = {.filter = HUB_DERIVED_PREFIX "#", .adapter = "native",
 					.template = HUB_DERIVED_PREFIX "{kind}", .options = none};
 	p->routes[p->nroutes].derived = 1;
-	int rc = build_route(&p->routes[p->nroutes++], &derived, p->schemas, err, errlen);
+	int rc = build_route(&p->routes[p->nroutes++], &derived, p->schemas, adapters, err, errlen);
 	json_decref(none);
 	if (rc != HUB_OK) {
 		hub_pipeline_free(p);
@@ -203,7 +206,8 @@ static struct hub_pipeline *add_derived_route(struct hub_pipeline *p, char *err,
 }
 
 struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct hub_schemas *schemas,
-				      char *err, size_t errlen)
+				      const struct hub_adapter *const *adapters, char *err,
+				      size_t errlen)
 {
 	struct hub_pipeline *p = hub_xcalloc(1, sizeof(*p));
 	p->schemas = schemas;
@@ -220,15 +224,15 @@ struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		p->nroutes++;
 		char msg[200] = "";
-		if (build_route(&p->routes[i], &cfg->routes[i], schemas, msg, sizeof(msg)) !=
-		    HUB_OK) {
+		if (build_route(&p->routes[i], &cfg->routes[i], schemas, adapters, msg,
+				sizeof(msg)) != HUB_OK) {
 			snprintf(err, errlen, "%s:%d: routes[%zu].%s", cfg->path ? cfg->path : "(defaults)",
 				 cfg->routes[i].line, i, msg);
 			hub_pipeline_free(p);
 			return NULL;
 		}
 	}
-	return add_derived_route(p, err, errlen);
+	return add_derived_route(p, adapters, err, errlen);
 }
 
 void hub_pipeline_free(struct hub_pipeline *p)

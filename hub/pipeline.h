@@ -18,10 +18,12 @@ struct hub_pipeline;
 #define HUB_DERIVED_PREFIX "$cityhub/derived/"
 
 
-/* Builds the routes of cfg (adapters looked up, options checked) over schemas (borrowed; must
- * outlive the pipeline). NULL with "file:line: routes[i]...: message" in err. */
+/* Builds the routes of cfg (adapters looked up in adapters, a NULL-terminated table such as
+ * hub_adapter_all(); options checked) over schemas. schemas and adapters are borrowed and must
+ * outlive the pipeline. NULL with "file:line: routes[i]...: message" in err. */
 struct hub_pipeline *hub_pipeline_new(const struct hub_config *cfg, const struct hub_schemas *schemas,
-				      char *err, size_t errlen);
+				      const struct hub_adapter *const *adapters, char *err,
+				      size_t errlen);
 
 /* Frees the pipeline; NULL is a no-op. */
 void hub_pipeline_free(struct hub_pipeline *p);

@@ -1,6 +1,6 @@
 #include "cityhub/record.h"
 #include "cityhub/error.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 
 #include "alert/alerts.h"
 #include "alert/aqi.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/schema.h"
 #include "cityhub/timefmt.h"
@@ -270,7 +270,7 @@ static int load_rules(const char *path, const json_t *doc, struct hub_config *cf
 	json_t *f;
 	const json_t *files = json_object_get(doc, "rule_files");
 	const char *slash = strrchr(path, '/');
-	if (hub_config_load(NULL, cfg, err, errlen) != HUB_OK)
+	if (hub_config_load(NULL, NULL, cfg, err, errlen) != HUB_OK)
 		return HUB_EINVAL;
 	if (!json_is_array(files) || !json_is_array(json_object_get(doc, "tests"))) {
 		snprintf(err, errlen, "%s: a rule test file has rule_files: [...] and tests: [...]", path);

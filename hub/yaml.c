@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,7 +1,7 @@
 /* Loads the canonical kinds (the JSON files in schemas/) and validates records against them. */
 #include "cityhub/schema.h"
 #include "cityhub/error.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 
 #include <dirent.h>
 #include <jansson.h>

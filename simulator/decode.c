@@ -1,6 +1,6 @@
 #include "decode.h"
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "simtime.h"
 

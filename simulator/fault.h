@@ -3,7 +3,7 @@
 #ifndef SIM_FAULT_H
 #define SIM_FAULT_H
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "model.h"
 #include "prng.h"
 #include "scenario.h"

@@ -1,6 +1,6 @@
 #include "load.h"
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 #include "cityhub/timefmt.h"

@@ -2,7 +2,7 @@
 #ifndef SIM_LPP_H
 #define SIM_LPP_H
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "kind.h"
 #include "model.h"
 

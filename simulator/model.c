@@ -1,6 +1,6 @@
 #include "model_int.h"
 
-#include "buf.h"
+#include "cityhub/buf.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * Greenshields speed and occupancy, and congestion episodes. */
 #include "model_int.h"
 
-#include "buf.h"
+#include "cityhub/buf.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 #include "publish.h"
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #include <MQTTAsync.h>

@@ -1,6 +1,6 @@
 #include "scenario.h"
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/yaml.h"
 #include "decode.h"

@@ -4,7 +4,7 @@
 #include "cityhub/adapter.h"
 #include "cityhub/error.h"
 
-#include "../lpp/lorawan.h"
+#include "../lorawan/lorawan.h"
 
 static const char *const id_choices[] = {"device_name", "dev_eui", NULL};
 static const char *const sf_path[] = {"txInfo", "modulation", "lora", "spreadingFactor", NULL};

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 
 struct step {
 	char *key;       /* NULL for an index step */

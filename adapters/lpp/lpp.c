@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "lpp_decode.h"
 
 /* The route's options, filled by the option engine from the table below. */

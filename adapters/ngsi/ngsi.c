@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "../options.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 
 /* Which entity type is which kind, and which attribute is which field or tag (with the
  * model's unit), come from the schemas ("fiware_type", "fiware", "fiware_aliases",

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../options.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 
 #define SENML_VERSION 10
 #define NS_PER_S 1000000000LL

@@ -1,7 +1,7 @@
 /* VN_AQI calculator (Decision 1459/QD-TCMT hourly index): per-station hourly means, NowCast,
  * sub-indices, station index. Pure: no I/O, no clock, no logging. See aqi.h for the method. */
 #include "alert/aqi.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #include <math.h>

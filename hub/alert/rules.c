@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "alert_int.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 static const char *const type_names[] = {"threshold", "bands", "rate", "window", "stale", NULL};

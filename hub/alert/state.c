@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "alert_int.h"
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 
 #define STATE_VERSION 1

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "notify.h"
 
 /* Defaults for config values left at 0 (the config binding normally sets them). */

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/log.h"
 #include "internal.h"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/schema.h"
 #include "config.h"
@@ -101,7 +101,7 @@ static int load_route(struct suite *s)
 		return -1;
 	}
 	char err[512];
-	s->pipe = hub_pipeline_new(&s->cfg, s->schemas, err, sizeof(err));
+	s->pipe = hub_pipeline_new(&s->cfg, s->schemas, hub_adapter_all(), err, sizeof(err));
 	s->cfg.path = NULL;
 	if (!s->pipe)
 		fprintf(stderr, "%s\n", err);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/schema.h"
 #include "config.h"
@@ -51,7 +51,7 @@ static struct hub_pipeline *new_pipe(const char *adapter, size_t i, struct fuzz_
 	cfg.limits.max_records = 200;
 	cfg.limits.max_string_bytes = 256;
 	cfg.limits.max_series = 1000000;
-	struct hub_pipeline *p = hub_pipeline_new(&cfg, schemas, err, sizeof(err));
+	struct hub_pipeline *p = hub_pipeline_new(&cfg, schemas, hub_adapter_all(), err, sizeof(err));
 	if (!p)
 		fprintf(stderr, "%s\n", err);
 	CHECK(p);

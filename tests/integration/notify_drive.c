@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "ingest.h"
 #include "journal.h"

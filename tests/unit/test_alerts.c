@@ -24,7 +24,7 @@ static int setup(void **state)
 	(void)state;
 	char err[512], path[512];
 	snprintf(path, sizeof(path), "%s/tests/rules/engine.yaml", getenv("CITYHUB_SOURCE_ROOT"));
-	assert_int_equal(hub_config_load(NULL, &cfg, err, sizeof(err)), HUB_OK);
+	assert_int_equal(hub_config_load(NULL, NULL, &cfg, err, sizeof(err)), HUB_OK);
 	if (hub_config_load_rules(path, &cfg, err, sizeof(err)) != HUB_OK)
 		fail_msg("%s", err);
 	/* and a stale rule with a learned interval */

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "live.h"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "metrics.h"
 #include "notify/internal.h"

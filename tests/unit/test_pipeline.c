@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/schema.h"
 #include "config.h"
@@ -90,7 +90,7 @@ static int setup(void **state)
 	f.cfg.limits.max_records = 3;
 	f.cfg.limits.max_string_bytes = 16;
 	f.cfg.limits.max_series = 3;
-	f.p = hub_pipeline_new(&f.cfg, f.schemas, err, sizeof(err));
+	f.p = hub_pipeline_new(&f.cfg, f.schemas, hub_adapter_all(), err, sizeof(err));
 	assert_non_null(f.p);
 	hub_recset_init(&f.rs, 0);
 	*state = &f;
@@ -230,7 +230,8 @@ static void unrouted_is_counted_apart_and_dead_lettered_on_request(void **state)
 
 	char err[256];
 	f->cfg.mqtt.deadletter_unrouted = 1;
-	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, hub_adapter_all(), err,
+						  sizeof(err));
 	assert_non_null(p);
 	m.topic = "nowhere/x";
 	m.topic_len = strlen(m.topic);
@@ -260,13 +261,35 @@ static void route_kinds_are_checked_at_start(void **state)
 		char err[256] = "";
 		f->routes[2].kinds = json_loads(cases[i].kinds, 0, NULL);
 		assert_non_null(f->routes[2].kinds);
-		assert_null(hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err)));
+		assert_null(hub_pipeline_new(&f->cfg, f->schemas, hub_adapter_all(), err,
+					     sizeof(err)));
 		if (!strstr(err, cases[i].want) || !strstr(err, "routes[2].kinds"))
 			fail_msg("kinds %s: got \"%s\", want \"%s\"", cases[i].kinds, err,
 			         cases[i].want);
 		json_decref(f->routes[2].kinds);
 		f->routes[2].kinds = NULL;
 	}
+}
+
+/* The pipeline looks adapters up in the table it is handed, not in the registry (issue 10):
+ * with a table of native alone, a route to senml is refused; with the registry's, it builds. */
+static void adapters_come_from_the_table_given(void **state)
+{
+	struct fixture *f = *state;
+	const struct hub_adapter *const only_native[] = {hub_adapter_find("native"), NULL};
+	struct hub_pipeline *p;
+	char err[256] = "";
+
+	f->routes[2].adapter = "senml";
+	f->routes[2].kind = NULL;
+	assert_null(hub_pipeline_new(&f->cfg, f->schemas, only_native, err, sizeof(err)));
+	if (!strstr(err, "routes[2].adapter: no adapter called senml"))
+		fail_msg("got \"%s\"", err);
+	p = hub_pipeline_new(&f->cfg, f->schemas, hub_adapter_all(), err, sizeof(err));
+	assert_non_null(p);
+	hub_pipeline_free(p);
+	f->routes[2].adapter = "native";
+	f->routes[2].kind = "noise";
 }
 
 /* unknown_fields: drop notes each dropped name; past MAX_DROPPED_NAMES distinct names (and for
@@ -279,7 +302,8 @@ static void dropped_fields_are_noted_with_bounded_names(void **state)
 	f->cfg.limits.max_series = 1000;
 	f->cfg.limits.max_records = 10;
 	f->cfg.limits.max_fields = 32;
-	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, hub_adapter_all(), err,
+						  sizeof(err));
 	assert_non_null(p);
 	hub_pipeline_free(f->p);
 	f->p = p;
@@ -336,7 +360,8 @@ static void kept_fields_are_raw_and_bounded(void **state)
 	f->routes[2].keep_max_fields = 2;
 	f->cfg.limits.max_series = 1000;
 	f->cfg.limits.max_fields = 32;
-	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, hub_adapter_all(), err,
+						  sizeof(err));
 	assert_non_null(p);
 	hub_pipeline_free(f->p);
 	f->p = p;
@@ -363,7 +388,8 @@ static void require_timestamp_refuses_receive_time(void **state)
 	struct fixture *f = *state;
 	char err[256];
 	f->cfg.limits.require_timestamp = 1;
-	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, err, sizeof(err));
+	struct hub_pipeline *p = hub_pipeline_new(&f->cfg, f->schemas, hub_adapter_all(), err,
+						  sizeof(err));
 	assert_non_null(p);
 	hub_pipeline_free(f->p);
 	f->p = p;
@@ -395,6 +421,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(unrouted_is_counted_apart_and_dead_lettered_on_request,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(route_kinds_are_checked_at_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(adapters_come_from_the_table_given, setup, teardown),
 	    cmocka_unit_test_setup_teardown(dropped_fields_are_noted_with_bounded_names, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(kept_fields_are_raw_and_bounded, setup, teardown),

@@ -60,10 +60,15 @@ void hub_adapter_options_free(const struct hub_adapter *a, void *opts);
 int hub_adapter_parse_json(const struct hub_msg *msg, size_t flags, json_t **root,
 			   struct hub_reject *rej);
 
-/* Returns the adapter registered under name, or NULL. */
+/* Returns the adapter called name in table (NULL-terminated), or NULL. */
+const struct hub_adapter *hub_adapter_lookup(const struct hub_adapter *const *table,
+					     const char *name);
+
+/* Returns the adapter registered under name, or NULL. Only main.c, tests and tools use the
+ * registry: the pipeline and the config module are handed a table. */
 const struct hub_adapter *hub_adapter_find(const char *name);
 
-/* Returns the NULL-terminated table of all adapters. */
+/* Returns the NULL-terminated table of all adapters (static). */
 const struct hub_adapter *const *hub_adapter_all(void);
 
 #endif

@@ -33,6 +33,7 @@ struct hub_yaml_ctx {
 	size_t errlen;
 	size_t used; /* bytes of err written */
 	int nerr;    /* errors found, shown or not */
+	const void *user; /* the caller's, for its list checks (the config: the adapter table) */
 };
 
 /* Appends "file[:line][: path]: what" as one line of c->err (at most HUB_YAML_MAX_ERRORS lines;

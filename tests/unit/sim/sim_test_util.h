@@ -2,7 +2,7 @@
 #ifndef SIM_TEST_UTIL_H
 #define SIM_TEST_UTIL_H
 
-#include "buf.h"
+#include "cityhub/buf.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "cityhub/buf.h"
 #include "cityhub/error.h"
 #include "cityhub/timefmt.h"
-#include "lpp_decode.h"
+#include "../lpp/lpp_decode.h"
 
 #define MAX_DEPTH 4  /* nesting of decoded objects we flatten ("a.b.c.d") */
 #define MAX_PATH 256 /* longest flattened key path */
