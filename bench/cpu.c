@@ -174,16 +174,7 @@ static double stage_consume(struct env *e, size_t n, int encode)
 static void feed_aqi(struct hub_aqi *aqi, const struct hub_record *rec, int64_t recv_ns)
 {
 	struct hub_aqi_result r;
-	int64_t ts = rec->has_ts ? rec->ts_ns : recv_ns;
-	if (strcmp(rec->kind, "air_quality") != 0 || !rec->sensor_id)
-		return;
-	for (size_t i = 0; i < rec->nfields; i++) {
-		const struct hub_field *f = &rec->fields[i];
-		int p = hub_aqi_pollutant(f->name);
-		if (p >= 0 && f->v.type == HUB_FT_DOUBLE)
-			hub_aqi_add(aqi, rec->sensor_id, hub_record_tag(rec, "district"),
-			            (enum hub_aqi_pollutant)p, f->v.u.d, ts, &r);
-	}
+	hub_aqi_add_record(aqi, rec, recv_ns, &r);
 }
 
 /* Seconds of one snapshot of the alert state as the monitor writes it (without the file): the

@@ -304,19 +304,9 @@ static void aqi_record(struct monitor *m, const struct hub_aqi_result *r, int64_
 static void feed_aqi(struct monitor *m, const struct hub_record *rec, int64_t recv_ns)
 {
 	struct hub_aqi_result r;
-	int64_t ts = rec->has_ts ? rec->ts_ns : recv_ns;
-	if (strcmp(rec->kind, "air_quality") != 0 || !rec->sensor_id)
-		return;
-	for (size_t i = 0; i < rec->nfields; i++) {
-		const struct hub_field *f = &rec->fields[i];
-		int p = hub_aqi_pollutant(f->name);
-		if (p < 0 || f->v.type != HUB_FT_DOUBLE)
-			continue;
-		if (hub_aqi_add(m->aqi, rec->sensor_id, hub_record_tag(rec, "district"),
-				(enum hub_aqi_pollutant)p, f->v.u.d, ts, &r) == 1)
-			aqi_record(m, &r, recv_ns);
-		m->dirty = 1;
-	}
+	if (hub_aqi_add_record(m->aqi, rec, recv_ns, &r) == 1)
+		aqi_record(m, &r, recv_ns);
+	m->dirty = 1;
 }
 
 /* Alerts and AQI over one message's records; derived records feed rules, not the AQI again. */

@@ -108,12 +108,7 @@ static void take(struct run *r)
 static void derive_aqi(struct run *r, const struct hub_record *rec)
 {
 	struct hub_aqi_result res;
-	int p = hub_aqi_pollutant(rec->fields[0].name);
-	if (!r->aqi || strcmp(rec->kind, "air_quality") != 0 || p < 0)
-		return;
-	if (hub_aqi_add(r->aqi, rec->sensor_id, hub_record_tag(rec, "district"),
-			(enum hub_aqi_pollutant)p, rec->fields[0].v.u.d, rec->ts_ns, &res) != 1 ||
-	    res.aqi < 0)
+	if (!r->aqi || hub_aqi_add_record(r->aqi, rec, rec->ts_ns, &res) != 1 || res.aqi < 0)
 		return;
 	struct hub_recset rs;
 	hub_recset_init(&rs, 0);

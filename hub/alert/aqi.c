@@ -403,3 +403,21 @@ int hub_aqi_load(struct hub_aqi *a, const json_t *saved)
 	a->dropped = (uint64_t)json_integer_value(dropped);
 	return HUB_OK;
 }
+
+int hub_aqi_add_record(struct hub_aqi *a, const struct hub_record *rec, int64_t recv_ns,
+		       struct hub_aqi_result *out)
+{
+	int64_t ts = rec->has_ts ? rec->ts_ns : recv_ns;
+	int closed = 0;
+	if (!rec->kind || strcmp(rec->kind, "air_quality") != 0 || !rec->sensor_id)
+		return 0;
+	for (size_t i = 0; i < rec->nfields; i++) {
+		const struct hub_field *f = &rec->fields[i];
+		int p = hub_aqi_pollutant(f->name);
+		if (p >= 0 && f->v.type == HUB_FT_DOUBLE &&
+		    hub_aqi_add(a, rec->sensor_id, hub_record_tag(rec, "district"),
+				(enum hub_aqi_pollutant)p, f->v.u.d, ts, out) == 1)
+			closed = 1;
+	}
+	return closed;
+}

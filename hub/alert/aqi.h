@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cityhub/record.h"
+
 enum hub_aqi_pollutant { HUB_AQI_PM25, HUB_AQI_PM10, HUB_AQI_O3, HUB_AQI_NO2, HUB_AQI_CO,
 			 HUB_AQI_SO2, HUB_AQI_NPOLL };
 
@@ -69,6 +71,12 @@ int hub_aqi_pollutant(const char *field);
  * district (NULL or "" = keep the last one seen) is the station's tag. */
 int hub_aqi_add(struct hub_aqi *a, const char *station, const char *district,
 		enum hub_aqi_pollutant p, double ug_m3, int64_t ts_ns, struct hub_aqi_result *out);
+
+/* Adds every pollutant field (double, ug/m3) of an air_quality record (others are ignored) at
+ * its event time (recv_ns when it has none). Returns 1 with *out filled when that closed the
+ * station's open hour (at most once per record: its fields share the hour), else 0. */
+int hub_aqi_add_record(struct hub_aqi *a, const struct hub_record *rec, int64_t recv_ns,
+		       struct hub_aqi_result *out);
 
 /* Sub-index of one pollutant concentration (ug/m3, the hourly table): 0..500, rounded half up;
  * -1 when ug_m3 is NAN or negative. */
