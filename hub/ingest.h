@@ -34,14 +34,14 @@ int hub_ingest_publish(struct hub_ingest *in, const char *topic, const void *pay
 /* Queues a publish with the given QoS (0..2) and retain flag; HUB_EAGAIN when full or stopping,
  * HUB_EINVAL on a bad QoS. ctx is the struct hub_ingest: the signature of
  * hub_notify_env.publish, so that it can be passed there with the client as publish_ctx. */
+int hub_ingest_publish_opts(void *ctx, const char *topic, const void *payload, size_t len, int qos,
+			    int retained);
+
 /* As hub_ingest_publish_opts, but returns HUB_OK only once the broker acknowledged the message
  * (QoS 1/2; waits up to 5 s; HUB_EAGAIN otherwise): for notifiers, whose delivery marks must
  * not run ahead of the broker. Blocks the calling thread. */
 int hub_ingest_publish_acked(void *ctx, const char *topic, const void *payload, size_t len,
 			     int qos, int retained);
-
-int hub_ingest_publish_opts(void *ctx, const char *topic, const void *payload, size_t len, int qos,
-			    int retained);
 
 /* Disconnects cleanly, waiting at most timeout_ms; no message callback runs afterwards. */
 void hub_ingest_stop(struct hub_ingest *in, int timeout_ms);

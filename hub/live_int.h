@@ -78,6 +78,7 @@ struct hub_live {
 	int closed;
 };
 
+/* Returns the live state's own copy of s (kept once for all sensors, freed with it). */
 const char *hub_live_intern(struct hub_live *l, const char *s);
 /* The index of field name (added when new), or -1 when the table is full. */
 int hub_live_field_id(struct hub_live *l, const char *name);
@@ -86,18 +87,25 @@ static inline struct hub_live_sensor *hub_live_at(const struct hub_live *l, size
 {
 	return &l->blocks[i / HUB_LIVE_BLOCK][i % HUB_LIVE_BLOCK];
 }
+/* Returns the sensor called id, or NULL. */
 struct hub_live_sensor *hub_live_find(struct hub_live *l, const char *id);
 /* Finds or adds a sensor; NULL when max is reached (counted). */
 struct hub_live_sensor *hub_live_add(struct hub_live *l, const char *id);
+/* Returns the sum of the sensor's per-minute ring over the hour before now_ns. */
 unsigned hub_live_last_hour(const struct hub_live_sensor *s, const uint8_t *ring, int64_t now_ns);
+/* Returns the API name of a state (ok, stale, alerting, missing). */
 const char *hub_live_state_name(int state);
+/* Returns the name of a severity rank, or NULL for none. */
 const char *hub_live_severity_name(int sev);
+/* Returns the rank of a severity name (higher is worse; 0 for unknown). */
 int hub_live_severity_rank(const char *name);
+/* Returns the sensor's usual interval in seconds (registry or learned), or 0 when unknown. */
 double hub_live_interval(const struct hub_live_sensor *s);
 /* The state the sensor is in at now_ns (receive clock). */
 int hub_live_compute_state(const struct hub_live_sensor *s, int64_t now_ns);
 
 /* Stream events (live_json.c); lock held. */
+/* Put a reading, a sensor state change or an alert transition into the stream ring. */
 void hub_live_emit_reading(struct hub_live *l, const struct hub_live_sensor *s,
 			   const struct hub_record *rec, int64_t ts);
 void hub_live_emit_sensor(struct hub_live *l, const struct hub_live_sensor *s);
