@@ -28,6 +28,7 @@ import unittest
 from datetime import datetime, timezone
 
 from common import ROOT, SIM_BIN, new_hub, series_values, services
+from tests.lib.hub import unreachable_sinks
 
 PACK = os.path.join(ROOT, "rules", "mytho.yaml")
 SCENARIOS = os.path.join(ROOT, "simulator", "scenarios", "mytho.yaml")
@@ -343,9 +344,7 @@ class Episodes(unittest.TestCase):
             influx.close()
 
     def test_episodes_store_down(self):
-        sinks = [{"name": "influxdb", "url": f"http://127.0.0.1:{services.free_port()}",
-                  "database": "city", "retry_base_ms": 50, "retry_cap_ms": 500}]
-        hub = self.hub(sinks=sinks)
+        hub = self.hub(sinks=unreachable_sinks())
         hub.start(wait_ready=False)
         services.wait_until(lambda: hub.http("/healthz")[0] == 200, 15, what="hub up")
         try:
@@ -361,9 +360,7 @@ class Episodes(unittest.TestCase):
             hub.kill()
 
     def test_episodes_sigkill(self):
-        sinks = [{"name": "influxdb", "url": f"http://127.0.0.1:{services.free_port()}",
-                  "database": "city", "retry_base_ms": 50, "retry_cap_ms": 500}]
-        hub = self.hub(sinks=sinks)
+        hub = self.hub(sinks=unreachable_sinks())
         hub.start(wait_ready=False)
         services.wait_until(lambda: hub.http("/healthz")[0] == 200, 15, what="hub up")
         try:

@@ -13,6 +13,7 @@ import time
 import unittest
 
 from common import T0_NS, new_hub, publish_one, series_values, services
+from tests.lib.hub import unreachable_sinks
 
 MIN_NS = 60 * 10**9
 T0_MS = T0_NS // 10**6
@@ -204,8 +205,7 @@ class Alerts(unittest.TestCase):
     def test_store_down_and_sigkill(self):
         stream = EventStream(self.broker)
         # The store is down throughout: a sink pointed at a port nobody listens on.
-        sinks = [{"name": "influxdb", "url": f"http://127.0.0.1:{services.free_port()}",
-                  "database": "city", "retry_base_ms": 50, "retry_cap_ms": 500}]
+        sinks = unreachable_sinks()
         hub = new_hub(self.tmp, self.broker, sinks=sinks, config=hub_config(self.am))
         hub.start(wait_ready=False)
         services.wait_until(lambda: hub.http("/healthz")[0] == 200, 15, what="hub up")

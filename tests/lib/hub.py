@@ -48,6 +48,13 @@ def to_yaml(obj, indent=0):
     return "\n".join(out)
 
 
+def unreachable_sinks():
+    """One InfluxDB sink at a loopback port nobody listens on: the store down throughout, retried
+    quickly."""
+    return [{"name": "influxdb", "url": "http://127.0.0.1:%d" % services.free_port(),
+             "database": "city", "retry_base_ms": 50, "retry_cap_ms": 500}]
+
+
 def fill_pilot_template(text, root, mqtt_port, influx_port, http_port, journal):
     """What scripts/pilot does with sed to scripts/pilot.yaml.in. Alertmanager: a port nobody
     listens on (the pilot's alerts are tested in test_alerts.py and test_pilot.py; here they
